@@ -1,0 +1,40 @@
+// Streaming text generation over a Context with a Tokenizer and a Sampler.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "rwkv/context.h"
+#include "rwkv/sampler.h"
+#include "rwkv/tokenizer.h"
+
+namespace rwkv {
+
+struct GenerateParams {
+  int max_tokens = 200;
+  SamplerParams sampler;
+  std::vector<std::string> stop;  // stop strings: generation ends when the text ends with one (it is cut off)
+  bool stop_at_eos = true;        // stop at the tokenizer's end-of-text id
+};
+
+struct GeneratedToken {
+  int id;
+  std::string text;   // complete UTF-8 produced by this token (may be empty while a char is split)
+  float prob;         // probability of the chosen token under the sampling distribution at temperature 1
+};
+
+struct GenerateResult {
+  std::vector<int> tokens;  // generated ids (without the prompt)
+  std::string text;         // decoded text, stop string removed
+  std::string stop_reason;  // "max_tokens", "eos", "stop:<s>", "cancelled"
+};
+
+// Feeds the prompt through ctx (which keeps its current state: reset() it first for a fresh
+// answer), then samples. on_token is called for every generated token; return false to stop.
+GenerateResult generate(Context& ctx, const Tokenizer& tok, const std::string& prompt,
+                        const GenerateParams& p,
+                        const std::function<bool(const GeneratedToken&)>& on_token = {},
+                        const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace rwkv

@@ -1,0 +1,55 @@
+// The settings of a state-tuning run. Serialises to/from JSON (run config files, the autosave,
+// our state file's metadata) and to the equivalent `rwkv-tune tune ...` command line.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rwkv {
+
+struct TuneConfig {
+  // Inputs and outputs
+  std::string model;            // checkpoint path
+  std::string tokenizer;        // "" = auto (bytes for V=256, else a vocab next to the model)
+  std::string data;             // JSON Lines
+  std::string out;              // state file to write (format from the extension)
+  std::string init_state;       // "" = zeros, else a state file to start from
+  std::string resume;           // "" = fresh run, else an autosave file to resume bit-identically
+  std::string autosave;         // "" = <out>.autosave
+  // Data
+  int ctx_len = 512;            // tokens per sample (longer ones are truncated and counted)
+  double eval_fraction = 0.1;   // held-out share of the samples
+  // Optimisation (AdamW on S0 only)
+  double lr = 0.05;
+  double lr_final = 0.005;
+  int warmup_steps = 10;
+  std::string schedule = "cosine";  // "cosine", "linear", "constant" (after warmup)
+  double beta1 = 0.9, beta2 = 0.99, adam_eps = 1e-8;
+  double weight_decay = 0.0;
+  double grad_clip = 1.0;       // global grad-norm clip; 0 = off
+  int epochs = 1;
+  int max_steps = 0;            // > 0 overrides epochs: optimizer steps in total
+  int micro_bsz = 1;            // samples per forward (padded, masked)
+  int accum = 1;                // micro-batches per optimizer step
+  // Evaluation and stopping
+  int eval_every = 50;          // optimizer steps between eval-loss passes; 0 = only at the end
+  int early_stop_patience = 0;  // stop after this many evals without improvement; 0 = off
+  // Run control
+  uint64_t seed = 42;
+  int autosave_every = 100;     // optimizer steps; 0 = only on cancel/finish
+  std::string device = "cpu";   // "cpu", "cuda"
+  // Observation
+  int snapshot_every = 10;      // steps between state snapshots sent to the observer; 0 = off
+  std::vector<std::pair<int, int>> snapshot_heads;  // (layer, head); empty = (0,0) and (L-1,0)
+  int snapshot_size = 32;       // snapshots are downsampled to at most size x size
+
+  // Throws Error(Argument) with a message naming the field for invalid values
+  // (ctx_len < 2, lr <= 0, micro_bsz < 1, eval_fraction outside [0, 0.9], ...).
+  void validate() const;
+  std::string to_json() const;
+  static TuneConfig from_json(const std::string& json);  // unknown keys -> Error(Argument)
+  std::vector<std::string> to_command_line() const;     // {"rwkv-tune", "tune", "--model", ...}
+};
+
+}  // namespace rwkv

@@ -1,0 +1,101 @@
+// State tuning: train the initial wkv state S0 [L][H][N][N] of every layer with every weight
+// frozen (no weight gradients are computed or stored). AdamW, warmup + decay, clipping,
+// accumulation, masked micro-batches, held-out eval with early stopping, NaN guard, autosave and
+// bit-identical resume, cancel and pause. Progress goes to a TuneObserver (no Qt).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rwkv/state.h"
+#include "rwkv/tune_config.h"
+
+namespace rwkv {
+
+struct TuneInfo {                 // sent once, before the first step
+  int total_steps = 0;
+  int n_train = 0, n_eval = 0;    // samples
+  int64_t train_tokens = 0;
+  int n_layer = 0, n_head = 0, head_size = 0;
+  int start_step = 0;             // > 0 when resumed
+  std::vector<std::string> data_issues;  // "line 12: invalid JSON ..." (every unusable line)
+  int n_truncated = 0;
+};
+
+struct StepMetrics {              // sent after every optimizer step
+  int step = 0;                   // 1-based, counts optimizer steps
+  int total_steps = 0;
+  int epoch = 0;
+  double loss = 0;                // mean token CE of this step's micro-batches
+  double lr = 0;
+  double grad_norm = 0;           // global, before clipping
+  std::vector<float> grad_norm_layer;   // [L]
+  double tokens_per_s = 0;        // EMA over steps
+  double eta_s = 0;
+  int64_t memory_bytes = 0;       // process RSS on the CPU, allocated memory on the GPU
+  std::vector<float> state_norm;  // [L*H] Frobenius norm of S0[l][h]
+  std::vector<float> eff_rank;    // [L*H] effective rank exp(entropy of normalised singular values)
+  bool skipped = false;           // non-finite loss or gradient: update skipped, lr lowered
+  double elapsed_s = 0;
+};
+
+struct EvalMetrics {
+  int step = 0;
+  double eval_loss = 0;
+  double best_eval_loss = 0;
+};
+
+struct StateSnapshot {            // downsampled S0[layer][head] (block means), row-major size x size
+  int step = 0, layer = 0, head = 0, size = 0;
+  std::vector<float> values;
+};
+
+struct TuneSummary {
+  int steps_done = 0;
+  bool cancelled = false, early_stopped = false;
+  double final_loss = 0, first_eval_loss = 0, final_eval_loss = 0, best_eval_loss = 0;
+  double wall_s = 0, tokens_per_s = 0;
+  int skipped_steps = 0;
+  std::string out_path;           // written state (empty if none)
+};
+
+// Called on the tuning thread. Keep handlers short; the GUI forwards them through queued signals.
+class TuneObserver {
+ public:
+  virtual ~TuneObserver() = default;
+  virtual void on_start(const TuneInfo&) {}
+  virtual void on_step(const StepMetrics&) {}
+  virtual void on_eval(const EvalMetrics&) {}
+  virtual void on_snapshot(const StateSnapshot&) {}
+  virtual void on_log(const std::string& line) {}   // human-readable events (NaN skipped, autosaved, ...)
+  virtual void on_finish(const TuneSummary&) {}
+};
+
+// Shared between the tuning thread and whoever controls it.
+struct TuneControl {
+  std::atomic<bool> cancel{false};  // stop at the next micro-batch boundary; autosave; return
+  std::atomic<bool> pause{false};   // hold between steps until cleared (or cancel)
+  // Testing hook: add NaN to the loss of this optimizer step (1-based); 0 = off.
+  std::atomic<int> inject_nan_step{0};
+};
+
+class Tuner {
+ public:
+  // Loads model, tokenizer and data; validates; throws rwkv::Error on any problem.
+  explicit Tuner(const TuneConfig& cfg);
+  ~Tuner();
+
+  const TuneInfo& info() const;
+  // Runs to the end, to early stop or to cancel. Saves the best-eval state to cfg.out (atomic).
+  TuneSummary run(TuneObserver* obs = nullptr, TuneControl* ctl = nullptr);
+  // The current S0 (any time after construction; from the tuning thread only while running).
+  InitialState state() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rwkv

@@ -1,0 +1,17 @@
+// Context::Impl and conversions between InitialState (plain floats) and torch tensors.
+#pragma once
+#include "forward.h"
+#include "rwkv/context.h"
+
+namespace rwkv {
+
+struct Context::Impl {
+  RecurrentState state;  // batch 1
+  torch::Tensor s0;      // [L,H,N,N] fp32, or undefined for zeros
+};
+
+// [L,H,N,N] fp32 on `device`; throws Error(Mismatch) when the dims differ from the model's.
+torch::Tensor initial_state_to_tensor(const InitialState& s0, const ModelDims& d, torch::Device device);
+InitialState tensor_to_initial_state(const torch::Tensor& t, const ModelDims& d);  // t [L,H,N,N]
+
+}  // namespace rwkv

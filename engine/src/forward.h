@@ -1,0 +1,44 @@
+// The RWKV-7 forward pass over a batch of token sequences (spec/rwkv7.md section 1).
+// Everything except the token shift and the wkv recurrence is batched over time; the
+// recurrence runs in wkv7(). The function is pure (state in, state out) so autograd can
+// differentiate through it with respect to the initial wkv states (state tuning).
+#pragma once
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "weights.h"
+
+namespace rwkv {
+
+// Recurrent state of a batch of B streams, one tensor per layer.
+struct RecurrentState {
+  std::vector<torch::Tensor> att_shift;  // L x [B,C]      ln1 output at the previous token
+  std::vector<torch::Tensor> ffn_shift;  // L x [B,C]      ln2 output at the previous token
+  std::vector<torch::Tensor> wkv;        // L x [B,H,N,N]  fp32, [value i][key j]
+
+  static RecurrentState zeros(const Model::Impl& m, int64_t batch);
+};
+
+// Optional per-layer view of the recurrence inputs, for the inspector and tests.
+struct WkvTrace {
+  // per layer: r,w,k,v,a,b each [B,T,H,N] (a = -kk, b = kk*a_lr)
+  std::vector<std::vector<torch::Tensor>> inputs;
+};
+
+struct ForwardResult {
+  torch::Tensor logits;  // [B,T,V] or [B,1,V] (last_only); in the weights' dtype promoted to fp32
+  RecurrentState state;  // after the last token
+};
+
+// tokens: [B,T] int64 on any device. last_only: compute the head only for the last position.
+ForwardResult forward(const Model::Impl& m, const torch::Tensor& tokens, const RecurrentState& in,
+                      bool last_only = false, WkvTrace* trace = nullptr);
+
+// Hidden states before ln_out/head, [B,T,C] — used by the tuner to compute the loss only on the
+// positions that need it.
+torch::Tensor forward_hidden(const Model::Impl& m, const torch::Tensor& tokens, const RecurrentState& in,
+                             RecurrentState* out, WkvTrace* trace = nullptr);
+torch::Tensor head_logits(const Model::Impl& m, const torch::Tensor& hidden);  // [...,C] -> [...,V] fp32
+
+}  // namespace rwkv
