@@ -63,7 +63,22 @@ class Wkv7Cuda : public torch::autograd::Function<Wkv7Cuda> {
 std::vector<torch::Tensor> wkv7_cuda(const torch::Tensor& r, const torch::Tensor& w, const torch::Tensor& k,
                                      const torch::Tensor& v, const torch::Tensor& a, const torch::Tensor& b,
                                      const torch::Tensor& s0) {
-  return Wkv7Cuda::apply(r, w, k, v, a, b, s0);
+  const bool needs_grad = torch::GradMode::is_enabled() &&
+                          (r.requires_grad() || w.requires_grad() || k.requires_grad() || v.requires_grad() ||
+                           a.requires_grad() || b.requires_grad() || s0.requires_grad());
+  if (needs_grad) return Wkv7Cuda::apply(r, w, k, v, a, b, s0);
+  // Inference: no checkpoints, no saved sa, no autograd node.
+  const c10::cuda::CUDAGuard guard(r.device());
+  const int B = r.size(0), T = r.size(1), H = r.size(2), N = r.size(3);
+  if (N != cuda::kHeadSize) throw Error(ErrorKind::Argument, "CUDA wkv7 needs head size 64, got " + std::to_string(N));
+  auto f = [](const torch::Tensor& x) { return x.to(torch::kFloat32).contiguous(); };
+  auto r_ = f(r), w_ = f(w), k_ = f(k), v_ = f(v), a_ = f(a), b_ = f(b), s0_ = f(s0);
+  auto y = torch::empty_like(r_), sT = torch::empty_like(s0_);
+  cuda::wkv7_forward(B, T, H, r_.data_ptr<float>(), w_.data_ptr<float>(), k_.data_ptr<float>(), v_.data_ptr<float>(),
+                     a_.data_ptr<float>(), b_.data_ptr<float>(), s0_.data_ptr<float>(), y.data_ptr<float>(),
+                     sT.data_ptr<float>(), nullptr, nullptr, at::cuda::getCurrentCUDAStream());
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return {y, sT};
 }
 
 }  // namespace rwkv

@@ -1,7 +1,7 @@
 // Launchers of the wkv7 CUDA kernels (raw pointers, no torch). All tensors contiguous fp32:
 // r, w, k, v, a, b, y, sa, dy and the input grads [B,T,H,N]; s0, sT, dsT, ds0 [B,H,N,N] ([value][key]);
 // ckpt [B,H,ceil(T/16),N,N] = the state before each 16-step chunk (ckpt[...,0,:,:] = s0).
-// N must be 64. Kernels run on `stream`; nothing synchronises the host.
+// ckpt and sa may be null in the forward (inference: nothing kept for a backward). N must be 64. Kernels run on `stream`; nothing synchronises the host.
 #pragma once
 #include <cuda_runtime.h>
 

@@ -28,7 +28,7 @@ __global__ void __launch_bounds__(N) forward_kernel(int T, int H, const float* _
 #pragma unroll
   for (int j = 0; j < N; ++j) S[j] = s0[(size_t(bh) * N + i) * N + j];
   for (int t = 0; t < T; ++t) {
-    if (t % kChunk == 0) {
+    if (ckpt && t % kChunk == 0) {
       float* dst = ckpt + ((size_t(bh) * n_chunks + t / kChunk) * N + i) * N;
 #pragma unroll
       for (int j = 0; j < N; ++j) dst[j] = S[j];
@@ -48,7 +48,7 @@ __global__ void __launch_bounds__(N) forward_kernel(int T, int H, const float* _
       acc += S[j] * sr[j];
     }
     y[o] = acc;
-    sa_out[o] = sa;
+    if (sa_out) sa_out[o] = sa;
   }
 #pragma unroll
   for (int j = 0; j < N; ++j) sT[(size_t(bh) * N + i) * N + j] = S[j];

@@ -56,6 +56,12 @@ std::vector<float> Context::eval(const std::vector<int>& tokens, bool all_logits
 
 std::vector<float> Context::step(int token) {
   c10::InferenceMode guard;
+  const auto& m = model_->impl();
+  if (decode_graph_enabled(m)) {
+    if (token < 0 || token >= m.info.dims.n_vocab) token_tensor({token}, m.info.dims.n_vocab);  // throws
+    if (!impl_->graph) impl_->graph = std::make_unique<DecodeGraph>(m);
+    return to_vector(impl_->graph->step(token, impl_->state));
+  }
   auto ids = token_tensor({token}, model_->dims().n_vocab);
   auto res = forward(model_->impl(), ids, impl_->state, true);
   impl_->state = std::move(res.state);

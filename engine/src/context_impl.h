@@ -1,5 +1,8 @@
 // Context::Impl and conversions between InitialState (plain floats) and torch tensors.
 #pragma once
+#include <memory>
+
+#include "decode_graph.h"
 #include "forward.h"
 #include "rwkv/context.h"
 
@@ -8,6 +11,7 @@ namespace rwkv {
 struct Context::Impl {
   RecurrentState state;  // batch 1
   torch::Tensor s0;      // [L,H,N,N] fp32, or undefined for zeros
+  std::unique_ptr<DecodeGraph> graph;  // CUDA: step() replays one captured graph per token
 };
 
 // [L,H,N,N] fp32 on `device`; throws Error(Mismatch) when the dims differ from the model's.

@@ -39,6 +39,10 @@ class Model {
  public:
   // Throws rwkv::Error naming the file (and key/shape) on any problem.
   static std::shared_ptr<const Model> load(const std::string& path, const LoadOptions& opt = {});
+  // Random weights with the real key names and shapes, for benchmarks and tests. dims needs
+  // n_vocab, n_embd, n_layer, head_size; dim_ffn (default 4C) and LoRA widths (default: those of
+  // the released models of that width) may be 0. Generated directly on opt.device.
+  static std::shared_ptr<const Model> random(const ModelDims& dims, uint64_t seed, const LoadOptions& opt = {});
   ~Model();
 
   const ModelInfo& info() const;

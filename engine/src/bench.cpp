@@ -1,0 +1,103 @@
+// run_bench: times prefill, decode and a state-tuning step (forward + CE on all tokens + backward
+// to the per-layer S0 leaves, weights frozen), median over iterations.
+#include "rwkv/bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <vector>
+
+#ifdef RWKV_HAVE_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+#include "forward.h"
+#include "rwkv/context.h"
+
+namespace rwkv {
+namespace {
+
+void sync(const torch::Device& dev) {
+  if (dev.is_cuda()) torch::cuda::synchronize(dev.index() < 0 ? 0 : dev.index());
+}
+
+// Median seconds of fn() over spec.iters runs after spec.warmup runs.
+double time_median(const torch::Device& dev, const BenchSpec& spec, const std::function<void()>& fn) {
+  for (int i = 0; i < spec.warmup; ++i) fn();
+  sync(dev);
+  std::vector<double> t;
+  for (int i = 0; i < spec.iters; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    sync(dev);
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+torch::Tensor random_tokens(const Model::Impl& m, int64_t B, int64_t T) {
+  auto gen = torch::make_generator<torch::CPUGeneratorImpl>(7);
+  return torch::randint(m.info.dims.n_vocab, {B, T}, gen, torch::kInt64).to(m.device);
+}
+
+}  // namespace
+
+BenchResult run_bench(const std::shared_ptr<const Model>& model, const BenchSpec& spec, const std::string& what) {
+  const auto& m = model->impl();
+  const auto& d = m.info.dims;
+  BenchResult res;
+  res.device = m.device.str();
+  const bool all = what.empty();
+  auto wants = [&](const char* w) { return all || what.find(w) != std::string::npos; };
+
+  if (wants("prefill")) {
+    c10::InferenceMode guard;
+    const auto toks = random_tokens(m, spec.batch, spec.ctx);
+    const auto s = RecurrentState::zeros(m, spec.batch);
+    const double sec = time_median(m.device, spec, [&] { forward(m, toks, s, /*last_only=*/true); });
+    res.prefill_tok_s = double(spec.batch) * spec.ctx / sec;
+  }
+  if (wants("decode")) {  // through Context::step, as generation runs it (CUDA graph, logits to the host)
+    Context ctx(model);
+    const auto toks = random_tokens(m, 1, spec.decode_tokens).to(torch::kCPU);
+    const double sec = time_median(m.device, spec, [&] {
+      ctx.reset();
+      for (int t = 0; t < spec.decode_tokens; ++t) ctx.step(int(toks[0][t].item<int64_t>()));
+    });
+    res.decode_tok_s = spec.decode_tokens / sec;
+  }
+  if (wants("tune")) {
+    const auto toks = random_tokens(m, spec.batch, spec.ctx + 1);
+    const auto inputs = toks.narrow(1, 0, spec.ctx), targets = toks.narrow(1, 1, spec.ctx);
+    std::vector<torch::Tensor> s0;
+    for (int l = 0; l < d.n_layer; ++l)
+      s0.push_back(torch::zeros({d.n_head, d.head_size, d.head_size},
+                                torch::TensorOptions().dtype(torch::kFloat32).device(m.device))
+                       .requires_grad_(true));
+    auto step = [&] {
+      auto st = RecurrentState::zeros(m, spec.batch);
+      for (int l = 0; l < d.n_layer; ++l) st.wkv[l] = s0[l].unsqueeze(0).expand({spec.batch, -1, -1, -1});
+      auto hidden = forward_hidden(m, inputs, st, nullptr);
+      auto logits = head_logits(m, hidden);
+      auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, d.n_vocab}), targets.reshape({-1}));
+      loss.backward();
+      for (auto& p : s0) p.mutable_grad() = torch::Tensor();
+    };
+#ifdef RWKV_HAVE_CUDA
+    if (m.device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(m.device.index() < 0 ? 0 : m.device.index());
+#endif
+    const double sec = time_median(m.device, spec, step);
+    res.tune_step_ms = sec * 1e3;
+    res.tune_tok_s = double(spec.batch) * spec.ctx / sec;
+#ifdef RWKV_HAVE_CUDA
+    if (m.device.is_cuda()) {
+      const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(m.device.index() < 0 ? 0 : m.device.index());
+      res.peak_mem_bytes = stats.allocated_bytes[0].peak;  // StatType::AGGREGATE
+    }
+#endif
+  }
+  return res;
+}
+
+}  // namespace rwkv

@@ -1,0 +1,112 @@
+#include "decode_graph.h"
+
+#include <cstdlib>
+
+#ifdef RWKV_HAVE_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#endif
+
+#include "rwkv/error.h"
+
+namespace rwkv {
+
+bool decode_graph_enabled(const Model::Impl& m) {
+#ifdef RWKV_HAVE_CUDA
+  const char* off = std::getenv("RWKV_NO_CUDA_GRAPH");
+  return m.device.is_cuda() && !(off && std::string(off) == "1");
+#else
+  return false;
+#endif
+}
+
+#ifdef RWKV_HAVE_CUDA
+
+struct DecodeGraph::Impl {
+  const Model::Impl& m;
+  torch::Tensor token;     // [1,1] int64, static input
+  RecurrentState state;    // static state buffers, read and overwritten by the graph
+  torch::Tensor logits;    // [V] fp32, static output
+  at::cuda::CUDAGraph graph;
+  bool captured = false;
+
+  explicit Impl(const Model::Impl& model) : m(model) {}
+
+  // The captured work: forward one token from `state`, write the new state back into it.
+  void run() {
+    auto res = forward(m, token, state, true);
+    for (size_t l = 0; l < state.wkv.size(); ++l) {
+      state.att_shift[l].copy_(res.state.att_shift[l]);
+      state.ffn_shift[l].copy_(res.state.ffn_shift[l]);
+      state.wkv[l].copy_(res.state.wkv[l]);
+    }
+    logits.copy_(res.logits.view({-1}));
+  }
+
+  void capture() {
+    const c10::cuda::CUDAGuard guard(m.device);
+    auto stream = at::cuda::getStreamFromPool();
+    {
+      const c10::cuda::CUDAStreamGuard sg(stream);
+      // Warm-up outside the graph (cuBLAS handles and workspaces), on a copy of the state.
+      auto saved = RecurrentState{};
+      for (size_t l = 0; l < state.wkv.size(); ++l) {
+        saved.att_shift.push_back(state.att_shift[l].clone());
+        saved.ffn_shift.push_back(state.ffn_shift[l].clone());
+        saved.wkv.push_back(state.wkv[l].clone());
+      }
+      run();
+      for (size_t l = 0; l < state.wkv.size(); ++l) {
+        state.att_shift[l].copy_(saved.att_shift[l]);
+        state.ffn_shift[l].copy_(saved.ffn_shift[l]);
+        state.wkv[l].copy_(saved.wkv[l]);
+      }
+      stream.synchronize();
+      graph.capture_begin();
+      run();
+      graph.capture_end();
+    }
+    at::cuda::getCurrentCUDAStream().synchronize();
+    captured = true;
+  }
+};
+
+DecodeGraph::DecodeGraph(const Model::Impl& m) : impl_(std::make_unique<Impl>(m)) {
+  const auto opt = torch::TensorOptions().device(m.device);
+  impl_->token = torch::zeros({1, 1}, opt.dtype(torch::kInt64));
+  impl_->state = RecurrentState::zeros(m, 1);
+  impl_->logits = torch::zeros({m.info.dims.n_vocab}, opt.dtype(torch::kFloat32));
+}
+
+DecodeGraph::~DecodeGraph() = default;
+
+torch::Tensor DecodeGraph::step(int token, RecurrentState& state) {
+  auto& g = *impl_;
+  // Bring the caller's state into the static buffers unless it already is them.
+  if (state.wkv.empty() || state.wkv[0].data_ptr() != g.state.wkv[0].data_ptr()) {
+    for (size_t l = 0; l < g.state.wkv.size(); ++l) {
+      g.state.att_shift[l].copy_(state.att_shift[l]);
+      g.state.ffn_shift[l].copy_(state.ffn_shift[l]);
+      g.state.wkv[l].copy_(state.wkv[l]);
+    }
+  }
+  g.token.fill_(int64_t(token));
+  if (!g.captured) g.capture();
+  g.graph.replay();
+  state = g.state;  // aliases of the static buffers
+  return g.logits;
+}
+
+#else
+
+struct DecodeGraph::Impl {};
+DecodeGraph::DecodeGraph(const Model::Impl&) {
+  throw Error(ErrorKind::Argument, "CUDA graphs need a build with CUDA kernels");
+}
+DecodeGraph::~DecodeGraph() = default;
+torch::Tensor DecodeGraph::step(int, RecurrentState&) { return {}; }
+
+#endif
+
+}  // namespace rwkv
