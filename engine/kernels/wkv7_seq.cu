@@ -15,6 +15,9 @@ __device__ __forceinline__ size_t at(int b, int t, int h, int n, int T, int H) {
   return ((size_t(b) * T + t) * H + h) * N + n;
 }
 
+// Sum of four partial accumulators: breaks the 64-long FMA dependency chains into four.
+__device__ __forceinline__ float sum4(const float (&p)[4]) { return (p[0] + p[1]) + (p[2] + p[3]); }
+
 __global__ void __launch_bounds__(N) forward_kernel(int T, int H, const float* __restrict__ r,
                                                     const float* __restrict__ w, const float* __restrict__ k,
                                                     const float* __restrict__ v, const float* __restrict__ a,
@@ -23,32 +26,40 @@ __global__ void __launch_bounds__(N) forward_kernel(int T, int H, const float* _
                                                     float* __restrict__ ckpt, float* __restrict__ sa_out) {
   const int bh = blockIdx.x, b = bh / H, h = bh % H, i = threadIdx.x;
   const int n_chunks = (T + kChunk - 1) / kChunk;
-  __shared__ float sr[N], sw[N], sk[N], sa_[N], sb[N];
+  __shared__ float sr[2][N], sw[2][N], sk[2][N], sa_[2][N], sb[2][N];  // double-buffered by step parity
   float S[N];  // row i
 #pragma unroll
   for (int j = 0; j < N; ++j) S[j] = s0[(size_t(bh) * N + i) * N + j];
+  // Software pipeline: the loads of step t+1 are in flight while step t computes.
+  size_t o = at(b, 0, h, i, T, H);
+  float nr = r[o], nw = w[o], nk = k[o], na = a[o], nb = bb[o], nv = v[o];
   for (int t = 0; t < T; ++t) {
+    const int p = t & 1;
+    sr[p][i] = nr; sw[p][i] = nw; sk[p][i] = nk; sa_[p][i] = na; sb[p][i] = nb;
+    const float vi = nv;
+    const size_t oc = o;
+    if (t + 1 < T) {
+      o = at(b, t + 1, h, i, T, H);
+      nr = r[o]; nw = w[o]; nk = k[o]; na = a[o]; nb = bb[o]; nv = v[o];
+    }
     if (ckpt && t % kChunk == 0) {
       float* dst = ckpt + ((size_t(bh) * n_chunks + t / kChunk) * N + i) * N;
 #pragma unroll
       for (int j = 0; j < N; ++j) dst[j] = S[j];
     }
-    const size_t o = at(b, t, h, i, T, H);
-    __syncthreads();
-    sr[i] = r[o]; sw[i] = w[o]; sk[i] = k[o]; sa_[i] = a[o]; sb[i] = bb[o];
-    const float vi = v[o];
-    __syncthreads();
-    float sa = 0.f;
+    __syncthreads();  // one barrier a step: buffer p is read now, rewritten two steps later
+    float part[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
-    for (int j = 0; j < N; ++j) sa += S[j] * sa_[j];
-    float acc = 0.f;
+    for (int j = 0; j < N; ++j) part[j & 3] += S[j] * sa_[p][j];
+    const float sa = sum4(part);
+    float acc[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
     for (int j = 0; j < N; ++j) {
-      S[j] = S[j] * sw[j] + sa * sb[j] + vi * sk[j];
-      acc += S[j] * sr[j];
+      S[j] = S[j] * sw[p][j] + sa * sb[p][j] + vi * sk[p][j];
+      acc[j & 3] += S[j] * sr[p][j];
     }
-    y[o] = acc;
-    if (sa_out) sa_out[o] = sa;
+    y[oc] = sum4(acc);
+    if (sa_out) sa_out[oc] = sa;
   }
 #pragma unroll
   for (int j = 0; j < N; ++j) sT[(size_t(bh) * N + i) * N + j] = S[j];
@@ -63,7 +74,8 @@ __global__ void __launch_bounds__(N) backward_kernel(
     float* __restrict__ ds0) {
   const int bh = blockIdx.x, b = bh / H, h = bh % H, j = threadIdx.x;
   const int n_chunks = (T + kChunk - 1) / kChunk;
-  __shared__ float sr[N], sw[N], sk[N], sv[N], sa_[N], sb[N], sdy[N], ssa[N], sdSb[N];
+  // Per-step vectors, double-buffered by step parity so each step needs two barriers.
+  __shared__ float sr[2][N], sw[2][N], sk[2][N], sv[2][N], sa_[2][N], sb[2][N], sdy[2][N], ssa[2][N], sdSb[2][N];
   float S[N];    // column j of S_t: S[i] = S_t[i][j]
   float dSr[N];  // row j of dS:     dSr[x] = dS[j][x]
   float dSc[N];  // column j of dS:  dSc[i] = dS[i][j]
@@ -73,55 +85,63 @@ __global__ void __launch_bounds__(N) backward_kernel(
     dSr[x] = dsT_bh[j * N + x];
     dSc[x] = dsT_bh[x * N + j];
   }
+  size_t o = at(b, T - 1, h, j, T, H);
+  float nr = r[o], nw = w[o], nk = k[o], nv = v[o], na = a[o], nb = bb[o], ndy = dy[o], nsa = sa_in[o];
   for (int t = T - 1; t >= 0; --t) {
+    const int p = t & 1;
     if (t == T - 1 || (t + 1) % kChunk == 0) {  // exact state at the end of this chunk
       const float* src = (t == T - 1) ? sT + size_t(bh) * N * N
                                       : ckpt + (size_t(bh) * n_chunks + (t + 1) / kChunk) * N * N;
 #pragma unroll
       for (int x = 0; x < N; ++x) S[x] = src[x * N + j];
     }
-    const size_t o = at(b, t, h, j, T, H);
+    sr[p][j] = nr; sw[p][j] = nw; sk[p][j] = nk; sv[p][j] = nv; sa_[p][j] = na; sb[p][j] = nb;
+    sdy[p][j] = ndy; ssa[p][j] = nsa;
+    const size_t oc = o;
+    if (t > 0) {  // prefetch step t-1
+      o = at(b, t - 1, h, j, T, H);
+      nr = r[o]; nw = w[o]; nk = k[o]; nv = v[o]; na = a[o]; nb = bb[o]; ndy = dy[o]; nsa = sa_in[o];
+    }
     __syncthreads();
-    sr[j] = r[o]; sw[j] = w[o]; sk[j] = k[o]; sv[j] = v[o]; sa_[j] = a[o]; sb[j] = bb[o];
-    sdy[j] = dy[o]; ssa[j] = sa_in[o];
-    __syncthreads();
-    const float rj = sr[j], wj = sw[j], kj = sk[j], aj = sa_[j], bj = sb[j], dyj = sdy[j];
-    // dr_j = sum_i S_t[i][j] dy_i ; then dS += dy r^T ; then S_t -> S_{t-1}.
-    float acc_r = 0.f;
+    const float rj = sr[p][j], wj = sw[p][j], kj = sk[p][j], aj = sa_[p][j], bj = sb[p][j], dyj = sdy[p][j];
+    // dr_j = sum_i S_t[i][j] dy_i ; then dS += dy r^T ; then S_t -> S_{t-1} (backstep).
+    float pr[4] = {0.f, 0.f, 0.f, 0.f};
     const float inv_w = 1.f / wj;
 #pragma unroll
     for (int x = 0; x < N; ++x) {
-      acc_r += S[x] * sdy[x];
-      dSc[x] += sdy[x] * rj;
-      dSr[x] += dyj * sr[x];
-      S[x] = (S[x] - sv[x] * kj - ssa[x] * bj) * inv_w;
+      pr[x & 3] += S[x] * sdy[p][x];
+      dSc[x] += sdy[p][x] * rj;
+      dSr[x] += dyj * sr[p][x];
+      S[x] = (S[x] - sv[p][x] * kj - ssa[p][x] * bj) * inv_w;
     }
-    dr[o] = acc_r;
+    dr[oc] = sum4(pr);
     // Row j: dv_j = sum_x dS[j][x] k_x ; dSb_j = sum_x dS[j][x] b_x.
-    float acc_v = 0.f, acc_sb = 0.f;
+    float pv[4] = {0.f, 0.f, 0.f, 0.f}, psb[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
     for (int x = 0; x < N; ++x) {
-      acc_v += dSr[x] * sk[x];
-      acc_sb += dSr[x] * sb[x];
+      pv[x & 3] += dSr[x] * sk[p][x];
+      psb[x & 3] += dSr[x] * sb[p][x];
     }
-    dv[o] = acc_v;
-    sdSb[j] = acc_sb;
+    dv[oc] = sum4(pv);
+    const float dSbj = sum4(psb);
+    sdSb[p][j] = dSbj;
     __syncthreads();
     // Column j: dw, dk, da, db.
-    float acc_w = 0.f, acc_k = 0.f, acc_a = 0.f, acc_b = 0.f;
+    float pw[4] = {0.f, 0.f, 0.f, 0.f}, pk[4] = {0.f, 0.f, 0.f, 0.f}, pa[4] = {0.f, 0.f, 0.f, 0.f},
+          pb[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
     for (int x = 0; x < N; ++x) {
-      acc_w += S[x] * dSc[x];
-      acc_k += dSc[x] * sv[x];
-      acc_a += S[x] * sdSb[x];
-      acc_b += dSc[x] * ssa[x];
+      pw[x & 3] += S[x] * dSc[x];
+      pk[x & 3] += dSc[x] * sv[p][x];
+      pa[x & 3] += S[x] * sdSb[p][x];
+      pb[x & 3] += dSc[x] * ssa[p][x];
     }
-    dw[o] = acc_w; dk[o] = acc_k; da[o] = acc_a; db[o] = acc_b;
+    dw[oc] = sum4(pw); dk[oc] = sum4(pk); da[oc] = sum4(pa); db[oc] = sum4(pb);
     // dS_{t-1} = dS_t diag(w) + (dS_t b) a^T, in both layouts.
 #pragma unroll
     for (int x = 0; x < N; ++x) {
-      dSr[x] = dSr[x] * sw[x] + acc_sb * sa_[x];
-      dSc[x] = dSc[x] * wj + sdSb[x] * aj;
+      dSr[x] = dSr[x] * sw[p][x] + dSbj * sa_[p][x];
+      dSc[x] = dSc[x] * wj + sdSb[p][x] * aj;
     }
   }
 #pragma unroll

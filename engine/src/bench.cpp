@@ -12,6 +12,7 @@
 #endif
 
 #include "forward.h"
+#include "wkv7.h"
 #include "rwkv/context.h"
 
 namespace rwkv {
@@ -49,6 +50,28 @@ BenchResult run_bench(const std::shared_ptr<const Model>& model, const BenchSpec
   BenchResult res;
   res.device = m.device.str();
   const bool all = what.empty();
+  if (what.find("wkv") != std::string::npos) {
+    const int64_t B = spec.batch, T = spec.ctx, H = d.n_head, N = d.head_size;
+    auto gen = torch::make_generator<torch::CPUGeneratorImpl>(3);
+    auto rnd = [&](double s) { return (torch::randn({B, T, H, N}, gen) * s).to(m.device); };
+    const auto r = rnd(0.5), k = rnd(0.5), v = rnd(0.5);
+    const auto w = torch::exp(-std::exp(-0.5) * torch::sigmoid(rnd(2)));
+    const auto kk = torch::nn::functional::normalize(rnd(1), torch::nn::functional::NormalizeFuncOptions().dim(-1));
+    const auto a = -kk, b = kk * torch::sigmoid(rnd(1));
+    const auto s0 = (torch::randn({B, H, N, N}, gen, torch::kFloat32) * 0.1).to(m.device);
+    {
+      c10::InferenceMode guard;
+      res.wkv_fwd_ms = 1e3 * time_median(m.device, spec, [&] { wkv7(r, w, k, v, a, b, s0); });
+    }
+    std::vector<torch::Tensor> leaves;
+    for (const auto& t : {r, w, k, v, a, b, s0}) leaves.push_back(t.detach().requires_grad_(true));
+    const auto gy = torch::randn({B, T, H, N}, gen, torch::kFloat32).to(m.device);
+    res.wkv_fwdbwd_ms = 1e3 * time_median(m.device, spec, [&] {
+      auto out = wkv7(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], leaves[5], leaves[6]);
+      (out[0] * gy).sum().backward();
+      for (auto& l : leaves) l.mutable_grad() = torch::Tensor();
+    });
+  }
   auto wants = [&](const char* w) { return all || what.find(w) != std::string::npos; };
 
   if (wants("prefill")) {

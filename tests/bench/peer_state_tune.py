@@ -116,6 +116,43 @@ def bench(shape, ctx, bsz, iters, warmup):
                 tune_tok_s=bsz * ctx / sec, peak_mem_bytes=torch.cuda.max_memory_allocated())
 
 
+def bench_kernel(shape, ctx, bsz, iters, warmup):
+    """fla chunk_rwkv7 alone on the shapes our `bench --what wkv` uses: bf16 inputs as RWKV-PEFT
+    passes them, an fp32 initial state that needs a gradient."""
+    from fla.ops.rwkv7 import chunk_rwkv7
+    dev = torch.device('cuda')
+    H = SHAPES[shape][1] // N
+    g = torch.Generator(device='cpu').manual_seed(3)
+    rnd = lambda s: (torch.randn(bsz, ctx, H, N, generator=g) * s).to(dev)
+    r, k, v = rnd(0.5), rnd(0.5), rnd(0.5)
+    logw = -math.exp(-0.5) * torch.sigmoid(rnd(2))
+    kk = F.normalize(rnd(1), dim=-1)
+    a, b = -kk, kk * torch.sigmoid(rnd(1))
+    ins = [t.to(torch.bfloat16) for t in (r, logw, k, v, a, b)]
+    s0 = (torch.randn(bsz, H, N, N, generator=g) * 0.1).to(dev)
+    gy = torch.randn(bsz, ctx, H, N, generator=g).to(dev, torch.bfloat16)
+
+    def timed(fn):
+        for _ in range(warmup):
+            fn()
+        torch.cuda.synchronize()
+        ts = []
+        for _ in range(iters):
+            t0 = time.perf_counter(); fn(); torch.cuda.synchronize(); ts.append(time.perf_counter() - t0)
+        return statistics.median(ts) * 1e3
+
+    with torch.no_grad():
+        fwd = timed(lambda: chunk_rwkv7(*ins, scale=1.0, initial_state=s0, output_final_state=True))
+    leaves = [t.detach().requires_grad_(True) for t in ins] + [s0.detach().requires_grad_(True)]
+
+    def fb():
+        y, _ = chunk_rwkv7(*leaves[:6], scale=1.0, initial_state=leaves[6], output_final_state=True)
+        (y * gy).sum().backward()
+        for t in leaves:
+            t.grad = None
+    return dict(impl='peer:fla.chunk_rwkv7', shape=shape, ctx=ctx, bsz=bsz, wkv_fwd_ms=fwd, wkv_fwdbwd_ms=timed(fb))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--shape', default='0.1b')
@@ -123,12 +160,13 @@ def main():
     ap.add_argument('--bsz', default='1')
     ap.add_argument('--iters', type=int, default=5)
     ap.add_argument('--warmup', type=int, default=2)
+    ap.add_argument('--kernel-only', action='store_true', help='time chunk_rwkv7 alone')
     a = ap.parse_args()
     for shape in a.shape.split(','):
         for ctx in map(int, a.ctx.split(',')):
             for bsz in map(int, a.bsz.split(',')):
                 try:
-                    r = bench(shape, ctx, bsz, a.iters, a.warmup)
+                    r = (bench_kernel if a.kernel_only else bench)(shape, ctx, bsz, a.iters, a.warmup)
                 except torch.OutOfMemoryError as e:
                     r = dict(impl='peer:pytorch+fla', shape=shape, ctx=ctx, bsz=bsz, error='out of memory')
                 print(json.dumps(r), flush=True)

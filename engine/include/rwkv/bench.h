@@ -23,10 +23,12 @@ struct BenchResult {
   double tune_tok_s = 0;      // tokens/s of a state-tuning step (forward, loss on every token, backward to S0)
   double tune_step_ms = 0;
   int64_t peak_mem_bytes = 0; // peak GPU memory allocated during the tuning step (0 on the CPU)
+  double wkv_fwd_ms = 0;      // the wkv7 recurrence alone on [batch, ctx, H, 64]: forward (inference)
+  double wkv_fwdbwd_ms = 0;   // forward + backward to every input and S0
   std::string device;
 };
 
-// what: any of "prefill", "decode", "tune" separated by commas.
+// what: any of "prefill", "decode", "tune", "wkv" separated by commas (empty = the first three).
 BenchResult run_bench(const std::shared_ptr<const Model>& model, const BenchSpec& spec, const std::string& what);
 
 }  // namespace rwkv

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Joins our bench JSON lines with the peer's on (shape, ctx, bsz) and prints ratios ours/peer
+for tuning tokens/s (higher is better) and peak memory (lower is better) as a Markdown table."""
+import json, sys
+
+
+def load(path):
+    rows = []
+    try:
+        for line in open(path):
+            line = line.strip()
+            if line.startswith('{'):
+                rows.append(json.loads(line))
+    except FileNotFoundError:
+        pass
+    return rows
+
+
+ours, peer = load(sys.argv[1]), load(sys.argv[2])
+key = lambda r: (r['shape'], r.get('ctx'), r.get('bsz'))
+pk = {key(r): r for r in peer}
+print('| shape | ctx | bsz | ours tune tok/s | peer tune tok/s | ratio | ours peak GiB | peer peak GiB | mem ratio | ours prefill tok/s |')
+print('|---|---|---|---|---|---|---|---|---|---|')
+for r in ours:
+    if not r.get('tune_tok_s'):
+        continue
+    p = pk.get(key(r), {})
+    pt, pm = p.get('tune_tok_s'), p.get('peak_mem_bytes')
+    g = lambda b: '%.2f' % (b / 2 ** 30) if b else '-'
+    print('| %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %.0f |' % (
+        r['shape'], r['ctx'], r['bsz'], r['tune_tok_s'], '%.0f' % pt if pt else p.get('error', '-'),
+        '%.2f' % (r['tune_tok_s'] / pt) if pt else '-', g(r['peak_mem_bytes']), g(pm),
+        '%.2f' % (r['peak_mem_bytes'] / pm) if pm else '-', r.get('prefill_tok_s', 0)))
+for r in ours:
+    if r.get('decode_tok_s'):
+        print('\ndecode %s: %.1f tok/s' % (r['shape'], r['decode_tok_s']))
