@@ -3,12 +3,16 @@
 // Backward: thread j keeps column j of S (key j) and both row j and column j of dS, so every
 // gradient is a per-thread sum; S_{t-1} is recovered inside a chunk by exact backstepping
 // S_{t-1}[:,j] = (S_t[:,j] - v k_j - sa b_j) / w_j and reloaded from a checkpoint every 16 steps.
+#include <cuda_pipeline.h>
+
 #include "wkv7_kernels.h"
 
 namespace rwkv::cuda {
 namespace {
 
 constexpr int N = kHeadSize;
+
+constexpr int P = 8;  // steps per prefetch stage: inputs arrive by cp.async two stages ahead of use
 
 // x[b][t][h][n] in a contiguous [B,T,H,N] tensor.
 __device__ __forceinline__ size_t at(int b, int t, int h, int n, int T, int H) {
@@ -18,6 +22,20 @@ __device__ __forceinline__ size_t at(int b, int t, int h, int n, int T, int H) {
 // Sum of four partial accumulators: breaks the 64-long FMA dependency chains into four.
 __device__ __forceinline__ float sum4(const float (&p)[4]) { return (p[0] + p[1]) + (p[2] + p[3]); }
 
+
+// Starts the asynchronous copy of steps [t0, t0+P) of `nv` input vectors (each [B,T,H,N]) into
+// stage[vec][s][n]; steps outside [0, T) are skipped. One commit group per call.
+template <int NV>
+__device__ __forceinline__ void prefetch(float (*stage)[P][N], const float* const (&src)[NV], int b, int h, int t0,
+                                         int T, int H) {
+  for (int idx = threadIdx.x; idx < NV * P * (N / 4); idx += N) {
+    const int vec = idx / (P * (N / 4)), rem = idx % (P * (N / 4)), s = rem / (N / 4), q = rem % (N / 4);
+    const int t = t0 + s;
+    if (t >= 0 && t < T) __pipeline_memcpy_async(&stage[vec][s][4 * q], src[vec] + at(b, t, h, 4 * q, T, H), 16);
+  }
+  __pipeline_commit();
+}
+
 __global__ void __launch_bounds__(N) forward_kernel(int T, int H, const float* __restrict__ r,
                                                     const float* __restrict__ w, const float* __restrict__ k,
                                                     const float* __restrict__ v, const float* __restrict__ a,
@@ -26,40 +44,51 @@ __global__ void __launch_bounds__(N) forward_kernel(int T, int H, const float* _
                                                     float* __restrict__ ckpt, float* __restrict__ sa_out) {
   const int bh = blockIdx.x, b = bh / H, h = bh % H, i = threadIdx.x;
   const int n_chunks = (T + kChunk - 1) / kChunk;
-  __shared__ float sr[2][N], sw[2][N], sk[2][N], sa_[2][N], sb[2][N];  // double-buffered by step parity
+  enum { R, W, K, V, A, Bv, NV };
+  __shared__ __align__(16) float buf[2][NV][P][N];  // two stages of P steps of the six input vectors
+  const float* const src[NV] = {r, w, k, v, a, bb};
   float S[N];  // row i
 #pragma unroll
   for (int j = 0; j < N; ++j) S[j] = s0[(size_t(bh) * N + i) * N + j];
-  // Software pipeline: the loads of step t+1 are in flight while step t computes.
-  size_t o = at(b, 0, h, i, T, H);
-  float nr = r[o], nw = w[o], nk = k[o], na = a[o], nb = bb[o], nv = v[o];
-  for (int t = 0; t < T; ++t) {
-    const int p = t & 1;
-    sr[p][i] = nr; sw[p][i] = nw; sk[p][i] = nk; sa_[p][i] = na; sb[p][i] = nb;
-    const float vi = nv;
-    const size_t oc = o;
-    if (t + 1 < T) {
-      o = at(b, t + 1, h, i, T, H);
-      nr = r[o]; nw = w[o]; nk = k[o]; na = a[o]; nb = bb[o]; nv = v[o];
+  prefetch<NV>(buf[0], src, b, h, 0, T, H);
+  for (int t0 = 0; t0 < T; t0 += P) {
+    const int st = (t0 / P) & 1;
+    if (t0 + P < T) {
+      prefetch<NV>(buf[st ^ 1], src, b, h, t0 + P, T, H);
+      __pipeline_wait_prior(1);
+    } else {
+      __pipeline_wait_prior(0);
     }
-    if (ckpt && t % kChunk == 0) {
-      float* dst = ckpt + ((size_t(bh) * n_chunks + t / kChunk) * N + i) * N;
+    __syncthreads();  // stage st is complete for every thread
+    const int steps = min(P, T - t0);
+    for (int s = 0; s < steps; ++s) {
+      const int t = t0 + s;
+      if (ckpt && t % kChunk == 0) {
+        float* dst = ckpt + ((size_t(bh) * n_chunks + t / kChunk) * N + i) * N;
 #pragma unroll
-      for (int j = 0; j < N; ++j) dst[j] = S[j];
+        for (int j = 0; j < N; ++j) dst[j] = S[j];
+      }
+      const float* vr = buf[st][R][s];
+      const float* vw = buf[st][W][s];
+      const float* vk = buf[st][K][s];
+      const float* va = buf[st][A][s];
+      const float* vb = buf[st][Bv][s];
+      const float vi = buf[st][V][s][i];
+      float part[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+      for (int j = 0; j < N; ++j) part[j & 3] += S[j] * va[j];
+      const float sa = sum4(part);
+      float acc[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+      for (int j = 0; j < N; ++j) {
+        S[j] = S[j] * vw[j] + sa * vb[j] + vi * vk[j];
+        acc[j & 3] += S[j] * vr[j];
+      }
+      const size_t o = at(b, t, h, i, T, H);
+      y[o] = sum4(acc);
+      if (sa_out) sa_out[o] = sa;
     }
-    __syncthreads();  // one barrier a step: buffer p is read now, rewritten two steps later
-    float part[4] = {0.f, 0.f, 0.f, 0.f};
-#pragma unroll
-    for (int j = 0; j < N; ++j) part[j & 3] += S[j] * sa_[p][j];
-    const float sa = sum4(part);
-    float acc[4] = {0.f, 0.f, 0.f, 0.f};
-#pragma unroll
-    for (int j = 0; j < N; ++j) {
-      S[j] = S[j] * sw[p][j] + sa * sb[p][j] + vi * sk[p][j];
-      acc[j & 3] += S[j] * sr[p][j];
-    }
-    y[oc] = sum4(acc);
-    if (sa_out) sa_out[oc] = sa;
+    __syncthreads();  // stage st is consumed before the next iteration's prefetch reuses it
   }
 #pragma unroll
   for (int j = 0; j < N; ++j) sT[(size_t(bh) * N + i) * N + j] = S[j];
@@ -74,8 +103,10 @@ __global__ void __launch_bounds__(N) backward_kernel(
     float* __restrict__ ds0) {
   const int bh = blockIdx.x, b = bh / H, h = bh % H, j = threadIdx.x;
   const int n_chunks = (T + kChunk - 1) / kChunk;
-  // Per-step vectors, double-buffered by step parity so each step needs two barriers.
-  __shared__ float sr[2][N], sw[2][N], sk[2][N], sv[2][N], sa_[2][N], sb[2][N], sdy[2][N], ssa[2][N], sdSb[2][N];
+  enum { R, W, K, V, A, Bv, DY, SA, NV };
+  __shared__ __align__(16) float buf[2][NV][P][N];  // stages of P steps, walked backwards
+  __shared__ float sdSb[2][N];                      // (dS_t b) by row, exchanged every step
+  const float* const src[NV] = {r, w, k, v, a, bb, dy, sa_in};
   float S[N];    // column j of S_t: S[i] = S_t[i][j]
   float dSr[N];  // row j of dS:     dSr[x] = dS[j][x]
   float dSc[N];  // column j of dS:  dSc[i] = dS[i][j]
@@ -85,64 +116,78 @@ __global__ void __launch_bounds__(N) backward_kernel(
     dSr[x] = dsT_bh[j * N + x];
     dSc[x] = dsT_bh[x * N + j];
   }
-  size_t o = at(b, T - 1, h, j, T, H);
-  float nr = r[o], nw = w[o], nk = k[o], nv = v[o], na = a[o], nb = bb[o], ndy = dy[o], nsa = sa_in[o];
-  for (int t = T - 1; t >= 0; --t) {
-    const int p = t & 1;
-    if (t == T - 1 || (t + 1) % kChunk == 0) {  // exact state at the end of this chunk
-      const float* src = (t == T - 1) ? sT + size_t(bh) * N * N
-                                      : ckpt + (size_t(bh) * n_chunks + (t + 1) / kChunk) * N * N;
-#pragma unroll
-      for (int x = 0; x < N; ++x) S[x] = src[x * N + j];
-    }
-    sr[p][j] = nr; sw[p][j] = nw; sk[p][j] = nk; sv[p][j] = nv; sa_[p][j] = na; sb[p][j] = nb;
-    sdy[p][j] = ndy; ssa[p][j] = nsa;
-    const size_t oc = o;
-    if (t > 0) {  // prefetch step t-1
-      o = at(b, t - 1, h, j, T, H);
-      nr = r[o]; nw = w[o]; nk = k[o]; nv = v[o]; na = a[o]; nb = bb[o]; ndy = dy[o]; nsa = sa_in[o];
+  // Stage c holds steps [T_last - (c+1)P + 1, T_last - cP]; stage index = c & 1.
+  const int n_stages = (T + P - 1) / P;
+  prefetch<NV>(buf[0], src, b, h, T - P, T, H);
+  for (int c = 0; c < n_stages; ++c) {
+    const int st = c & 1, t_hi = T - 1 - c * P, t_lo = max(0, t_hi - P + 1);
+    const int base = t_hi - P + 1;  // step held in slot 0 of this stage (may be < 0)
+    if (c + 1 < n_stages) {
+      prefetch<NV>(buf[st ^ 1], src, b, h, base - P, T, H);
+      __pipeline_wait_prior(1);
+    } else {
+      __pipeline_wait_prior(0);
     }
     __syncthreads();
-    const float rj = sr[p][j], wj = sw[p][j], kj = sk[p][j], aj = sa_[p][j], bj = sb[p][j], dyj = sdy[p][j];
-    // dr_j = sum_i S_t[i][j] dy_i ; then dS += dy r^T ; then S_t -> S_{t-1} (backstep).
-    float pr[4] = {0.f, 0.f, 0.f, 0.f};
-    const float inv_w = 1.f / wj;
+    for (int t = t_hi; t >= t_lo; --t) {
+      const int s = t - base, p = t & 1;
+      if (t == T - 1 || (t + 1) % kChunk == 0) {  // exact state at the end of this chunk
+        const float* sp = (t == T - 1) ? sT + size_t(bh) * N * N
+                                       : ckpt + (size_t(bh) * n_chunks + (t + 1) / kChunk) * N * N;
 #pragma unroll
-    for (int x = 0; x < N; ++x) {
-      pr[x & 3] += S[x] * sdy[p][x];
-      dSc[x] += sdy[p][x] * rj;
-      dSr[x] += dyj * sr[p][x];
-      S[x] = (S[x] - sv[p][x] * kj - ssa[p][x] * bj) * inv_w;
-    }
-    dr[oc] = sum4(pr);
-    // Row j: dv_j = sum_x dS[j][x] k_x ; dSb_j = sum_x dS[j][x] b_x.
-    float pv[4] = {0.f, 0.f, 0.f, 0.f}, psb[4] = {0.f, 0.f, 0.f, 0.f};
+        for (int x = 0; x < N; ++x) S[x] = sp[x * N + j];
+      }
+      const float* vr = buf[st][R][s];
+      const float* vw = buf[st][W][s];
+      const float* vk = buf[st][K][s];
+      const float* vv = buf[st][V][s];
+      const float* va = buf[st][A][s];
+      const float* vb = buf[st][Bv][s];
+      const float* vdy = buf[st][DY][s];
+      const float* vsa = buf[st][SA][s];
+      const float rj = vr[j], wj = vw[j], kj = vk[j], aj = va[j], bj = vb[j], dyj = vdy[j];
+      // dr_j = sum_i S_t[i][j] dy_i ; then dS += dy r^T ; then S_t -> S_{t-1} (backstep).
+      float pr[4] = {0.f, 0.f, 0.f, 0.f};
+      const float inv_w = 1.f / wj;
 #pragma unroll
-    for (int x = 0; x < N; ++x) {
-      pv[x & 3] += dSr[x] * sk[p][x];
-      psb[x & 3] += dSr[x] * sb[p][x];
-    }
-    dv[oc] = sum4(pv);
-    const float dSbj = sum4(psb);
-    sdSb[p][j] = dSbj;
-    __syncthreads();
-    // Column j: dw, dk, da, db.
-    float pw[4] = {0.f, 0.f, 0.f, 0.f}, pk[4] = {0.f, 0.f, 0.f, 0.f}, pa[4] = {0.f, 0.f, 0.f, 0.f},
-          pb[4] = {0.f, 0.f, 0.f, 0.f};
+      for (int x = 0; x < N; ++x) {
+        pr[x & 3] += S[x] * vdy[x];
+        dSc[x] += vdy[x] * rj;
+        dSr[x] += dyj * vr[x];
+        S[x] = (S[x] - vv[x] * kj - vsa[x] * bj) * inv_w;
+      }
+      const size_t o = at(b, t, h, j, T, H);
+      dr[o] = sum4(pr);
+      // Row j: dv_j = sum_x dS[j][x] k_x ; dSb_j = sum_x dS[j][x] b_x.
+      float pv[4] = {0.f, 0.f, 0.f, 0.f}, psb[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
-    for (int x = 0; x < N; ++x) {
-      pw[x & 3] += S[x] * dSc[x];
-      pk[x & 3] += dSc[x] * sv[p][x];
-      pa[x & 3] += S[x] * sdSb[p][x];
-      pb[x & 3] += dSc[x] * ssa[p][x];
-    }
-    dw[oc] = sum4(pw); dk[oc] = sum4(pk); da[oc] = sum4(pa); db[oc] = sum4(pb);
-    // dS_{t-1} = dS_t diag(w) + (dS_t b) a^T, in both layouts.
+      for (int x = 0; x < N; ++x) {
+        pv[x & 3] += dSr[x] * vk[x];
+        psb[x & 3] += dSr[x] * vb[x];
+      }
+      dv[o] = sum4(pv);
+      const float dSbj = sum4(psb);
+      sdSb[p][j] = dSbj;
+      __syncthreads();  // dSb of every row is needed by every column below
+      // Column j: dw, dk, da, db.
+      float pw[4] = {0.f, 0.f, 0.f, 0.f}, pk[4] = {0.f, 0.f, 0.f, 0.f}, pa[4] = {0.f, 0.f, 0.f, 0.f},
+            pb[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
-    for (int x = 0; x < N; ++x) {
-      dSr[x] = dSr[x] * sw[p][x] + dSbj * sa_[p][x];
-      dSc[x] = dSc[x] * wj + sdSb[p][x] * aj;
+      for (int x = 0; x < N; ++x) {
+        pw[x & 3] += S[x] * dSc[x];
+        pk[x & 3] += dSc[x] * vv[x];
+        pa[x & 3] += S[x] * sdSb[p][x];
+        pb[x & 3] += dSc[x] * vsa[x];
+      }
+      dw[o] = sum4(pw); dk[o] = sum4(pk); da[o] = sum4(pa); db[o] = sum4(pb);
+      // dS_{t-1} = dS_t diag(w) + (dS_t b) a^T, in both layouts.
+#pragma unroll
+      for (int x = 0; x < N; ++x) {
+        dSr[x] = dSr[x] * vw[x] + dSbj * va[x];
+        dSc[x] = dSc[x] * wj + sdSb[p][x] * aj;
+      }
     }
+    __syncthreads();  // stage st is consumed before the next iteration's prefetch reuses it
   }
 #pragma unroll
   for (int x = 0; x < N; ++x) ds0[size_t(bh) * N * N + x * N + j] = dSc[x];
