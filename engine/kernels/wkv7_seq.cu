@@ -46,6 +46,7 @@ __global__ void __launch_bounds__(N) forward_kernel(int T, int H, const float* _
   const int n_chunks = (T + kChunk - 1) / kChunk;
   enum { R, W, K, V, A, Bv, NV };
   __shared__ __align__(16) float buf[2][NV][P][N];  // two stages of P steps of the six input vectors
+  __shared__ float stage_S[N][N + 1];                // checkpoint transposed through shared memory
   const float* const src[NV] = {r, w, k, v, a, bb};
   float S[N];  // row i
 #pragma unroll
@@ -64,9 +65,14 @@ __global__ void __launch_bounds__(N) forward_kernel(int T, int H, const float* _
     for (int s = 0; s < steps; ++s) {
       const int t = t0 + s;
       if (ckpt && t % kChunk == 0) {
-        float* dst = ckpt + ((size_t(bh) * n_chunks + t / kChunk) * N + i) * N;
+        // Row i is in this thread's registers; written directly, each store would touch 64 rows.
+        // Through shared memory, the 64 threads write 64 consecutive floats per instruction.
 #pragma unroll
-        for (int j = 0; j < N; ++j) dst[j] = S[j];
+        for (int j = 0; j < N; ++j) stage_S[i][j] = S[j];
+        __syncthreads();
+        float* dst = ckpt + (size_t(bh) * n_chunks + t / kChunk) * N * N;
+        for (int x = 0; x < N; ++x) dst[x * N + i] = stage_S[x][i];
+        __syncthreads();
       }
       const float* vr = buf[st][R][s];
       const float* vw = buf[st][W][s];
