@@ -2,6 +2,8 @@
 //   {"text": ...}                                   loss on every token
 //   {"question"|"prompt"|"instruction": ..., "answer"|"response"|"output": ...}
 //                                                   rendered "User: Q\n\nAssistant: A", loss on the answer
+//                                                   (an Alpaca "input" beside "instruction" is added to Q
+//                                                   after a blank line)
 //   {"messages": [{"role": "user"|"assistant"|"system", "content": ...}, ...]}
 //                                                   World chat format, loss on assistant turns
 // Every unusable line is reported with its number and why; nothing is dropped silently.

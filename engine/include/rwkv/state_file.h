@@ -23,6 +23,9 @@ struct StateFile {
   StateFormat format = StateFormat::Ours;
   std::map<std::string, std::string> meta;  // ours only: "model_sha256", "dims" (JSON), "tokenizer",
                                             // "config" (JSON), "metrics" (JSON), "created" (ISO 8601)
+  bool pth_bf16 = false;     // save_state, PeftPth only: store bf16 (RWKV-PEFT's training dtype), not fp32
+  std::string path;          // set by load_state
+  std::string stored_dtype;  // set by load_state: "fp32", "bf16" or "fp16" (as the file holds it)
 };
 
 // Format from the extension: .pth -> PeftPth, .st/.state -> Ai00, anything else -> Ours.
