@@ -21,6 +21,7 @@ std::shared_ptr<const rwkv::Model> load_model(const ArgParser& a) {
   opt.device = a.str("device");
   if (opt.device != "cpu" && opt.device.rfind("cuda", 0) != 0)
     a.fail("--device: expected cpu, cuda or cuda:N, got '" + opt.device + "'");
+  opt.compute_bf16 = opt.device != "cpu";  // bf16 matmuls on the GPU, as the tuner runs them there
   return rwkv::Model::load(a.str("model"), opt);
 }
 

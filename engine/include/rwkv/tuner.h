@@ -27,7 +27,7 @@ struct TuneInfo {                 // sent once, before the first step
 struct StepMetrics {              // sent after every optimizer step
   int step = 0;                   // 1-based, counts optimizer steps
   int total_steps = 0;
-  int epoch = 0;
+  int epoch = 0;                  // 1-based
   double loss = 0;                // mean token CE of this step's micro-batches
   double lr = 0;
   double grad_norm = 0;           // global, before clipping
@@ -38,7 +38,7 @@ struct StepMetrics {              // sent after every optimizer step
   std::vector<float> state_norm;  // [L*H] Frobenius norm of S0[l][h]
   std::vector<float> eff_rank;    // [L*H] effective rank exp(entropy of normalised singular values)
   bool skipped = false;           // non-finite loss or gradient: update skipped, lr lowered
-  double elapsed_s = 0;
+  double elapsed_s = 0;           // since run() started
 };
 
 struct EvalMetrics {
@@ -97,5 +97,9 @@ class Tuner {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The config stored in an autosave file (to resume with the same settings, e.g. `rwkv-tune tune
+// --resume FILE` without repeating them). Throws Error(Io/Format) naming the file.
+TuneConfig autosave_config(const std::string& autosave_path);
 
 }  // namespace rwkv

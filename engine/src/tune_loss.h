@@ -1,0 +1,19 @@
+// The state-tuning loss of one micro-batch: run the frozen model from the trainable initial
+// states, take the hidden rows that predict target tokens (row t-1 for target t), apply the head
+// to those rows only and sum the token cross-entropies. Gradients flow to s0 only (the weights
+// never require grad).
+#pragma once
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "tune_batches.h"
+#include "weights.h"
+
+namespace rwkv {
+
+// s0: L x [H,N,N] fp32 (requires_grad for training, or not for eval), expanded over the batch.
+// Returns the summed cross-entropy over mb's targets, a 0-dim fp32 tensor on the model's device.
+torch::Tensor micro_batch_ce_sum(const Model::Impl& m, const MicroBatch& mb, const std::vector<torch::Tensor>& s0);
+
+}  // namespace rwkv
