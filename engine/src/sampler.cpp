@@ -1,5 +1,5 @@
-// Sampler: logits [V] -> one token id. Greedy for temperature <= 0; otherwise repetition
-// penalty, temperature, top-k, top-p and a draw from the seeded mt19937_64. The draw turns the
+// Sampler: logits [V] -> one token id. Repetition penalty, then greedy for temperature <= 0;
+// otherwise temperature, top-k, top-p and a draw from the seeded mt19937_64. The draw turns the
 // engine's 64-bit output into a uniform double itself (std::*_distribution output differs
 // between standard libraries), so a seed gives the same tokens everywhere.
 #include "rwkv/sampler.h"
@@ -58,11 +58,12 @@ Sampler::Sampler(const SamplerParams& p) : p_(p), rng_(p.seed) {
 int Sampler::sample(std::vector<float> logits, const std::vector<int>& history) {
   if (logits.empty()) throw Error(ErrorKind::Argument, "sampler: empty logits");
   check_finite(logits);
-  if (p_.temperature <= 0.0f) return argmax(logits);
-
   // Work in double: logit / temperature may exceed the float range for tiny temperatures.
   std::vector<double> z(logits.begin(), logits.end());  // [V]
+  // The penalty applies to greedy decoding too (as in HF and llama.cpp): a tiny model left
+  // greedy without it loops on " the the the".
   if (p_.repetition_penalty != 1.0f) apply_repetition_penalty(z, history, p_.repetition_penalty);
+  if (p_.temperature <= 0.0f) return argmax(std::vector<float>(z.begin(), z.end()));
   for (double& v : z) v /= p_.temperature;
 
   // Candidates, most likely first (ties: lower id first). Without truncation the order does not

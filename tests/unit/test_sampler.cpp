@@ -94,6 +94,18 @@ class TestSampler : public QObject {
     QCOMPARE(neg.sample({-3.0f, -3.0f}, {}), 0);
   }
 
+  // The repetition penalty also steers greedy decoding: a seen leader loses to the runner-up.
+  void greedyAppliesRepetitionPenalty() {
+    SamplerParams p;
+    p.temperature = 0.0f;
+    p.repetition_penalty = 2.0f;
+    Sampler s(p);
+    const std::vector<float> z = {3.0f, 2.0f, -1.0f};
+    QCOMPARE(s.sample(z, {}), 0);      // nothing seen: plain argmax
+    QCOMPARE(s.sample(z, {0}), 1);     // 3/2 = 1.5 < 2
+    QCOMPARE(s.sample(z, {0, 1}), 0);  // both seen: 1.5 > 1.0
+  }
+
   void sameSeedSameSequence() {
     std::mt19937 g(2);
     const auto z = random_logits(g, 50, 1.0f);  // flat enough that draws vary
