@@ -18,8 +18,7 @@ import argparse, collections, json, os, sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.join(os.environ.get('RWKV_SHARED_DIR', os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared')), 'spec', 'reference'))
-import rwkv7_ref as ref  # noqa: E402
+SHARED = os.environ.get('RWKV_SHARED_DIR', os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared'))
 
 
 def random_weights(L, C, N, V, seed):
@@ -57,6 +56,8 @@ def random_weights(L, C, N, V, seed):
 
 def oracle_run(W, tokens):
     """numpy float64 oracle; W: torch tensors (any dtype) with .pth shapes."""
+    sys.path.insert(0, os.path.join(SHARED, 'spec', 'reference'))
+    import rwkv7_ref as ref  # the oracle lives in ../shared, needed only for references
     w = {}
     for k, t in W.items():
         a = t.float().numpy().astype(np.float64)
@@ -89,10 +90,14 @@ def main():
     ap.add_argument('--tokens', type=int, default=64)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--no-rwkv-pkg', action='store_true')
+    ap.add_argument('--pth-only', action='store_true', help='write model_bf16.pth only, no references')
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     W = random_weights(a.layers, a.embd, a.head_size, a.vocab, a.seed)
     Wb = {k: v.to(torch.bfloat16) for k, v in W.items()}
+    if a.pth_only:
+        torch.save(Wb, os.path.join(a.out, 'model_bf16.pth'))
+        return
     torch.save(W, os.path.join(a.out, 'model_fp32.pth'))
     torch.save(Wb, os.path.join(a.out, 'model_bf16.pth'))
     torch.save(collections.OrderedDict(W), os.path.join(a.out, 'model_od.pth'))
