@@ -2,6 +2,7 @@
 // weights, fingerprint the file.
 #include <new>
 
+#include "cpu_threads.h"
 #include "rwkv/error.h"
 #include "rwkv/model.h"
 #include "weights.h"
@@ -20,6 +21,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const LoadOpti
     std::unique_ptr<Impl> impl = build_weights(std::move(tensors), path, opt);
     impl->info.format = format;
     impl->info.sha256 = sha256_file(path);
+    if (impl->device.is_cpu()) configure_cpu_threads(impl->info.dims);
     return std::shared_ptr<const Model>(new Model(std::move(impl)));
   } catch (const Error&) {
     throw;

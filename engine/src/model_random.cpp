@@ -1,6 +1,7 @@
 // Model::random: a randomly initialised RWKV-7 with the standard .pth keys and shapes, built
 // through the same validation as a loaded checkpoint. Used by `rwkv-tune bench` for the real
 // shapes of 0.1B / 0.4B / 1.5B models, which cannot be downloaded here.
+#include "cpu_threads.h"
 #include "rwkv/error.h"
 #include "rwkv/model.h"
 #include "weights.h"
@@ -76,6 +77,7 @@ std::shared_ptr<const Model> Model::random(const ModelDims& dims_in, uint64_t se
   const std::string name = "random(seed=" + std::to_string(seed) + ")";
   auto impl = build_weights(std::move(m), name, opt);
   impl->info.format = "random";
+  if (impl->device.is_cpu()) configure_cpu_threads(impl->info.dims);
   return std::shared_ptr<const Model>(new Model(std::move(impl)));
 }
 
