@@ -1,0 +1,113 @@
+// Invalid choices are refused before anything runs, with a message in the window that says what
+// is wrong: no model, an unusable dataset, ctx_len 0, a negative learning rate, a model file that
+// does not load (an error dialog, and the window stays usable).
+#include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QTest>
+
+#include "engine_session.h"
+#include "fixtures.h"
+#include "gui_support.h"
+#include "message_banner.h"
+
+namespace {
+
+// Clicks Start; true if the run was refused (nothing started) with `expected` in the banner.
+bool refusedWith(MainWindow& w, const QString& expected) {
+  QTest::mouseClick(gui::child<QPushButton>(&w, "startButton"), Qt::LeftButton);
+  if (w.session()->isRunning()) {
+    qWarning("the run started");
+    return false;
+  }
+  const QString text = w.banner()->text();
+  if (!w.banner()->isVisible() || w.banner()->level() != MessageBanner::Error || !text.contains(expected)) {
+    qWarning("banner (visible %d): %s", w.banner()->isVisible(), qPrintable(text));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+class Validation : public QObject {
+  Q_OBJECT
+  QTemporaryDir tmp_;
+  QString data_;
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QVERIFY(tmp_.isValid());
+    gui::isolateAppDirs(tmp_.path());
+    data_ = tmp_.filePath("qa.jsonl");
+    QVERIFY(gui::writeQaDataset(data_, 12));
+  }
+
+  void noModel() {
+    MainWindow w;
+    w.show();
+    gui::typePath(&w, "dataPath", data_);
+    QTRY_VERIFY_WITH_TIMEOUT(gui::child<QLabel>(&w, "datasetSummary")->text().contains("usable samples"), 30000);
+    QVERIFY(refusedWith(w, "No model"));
+    QVERIFY(gui::child<QLabel>(&w, "validationLabel")->text().contains("No model"));
+  }
+
+  void badDataset() {
+    REQUIRE_FIXTURE(model, fixtures::kTinyFp32);
+    const QString bad = tmp_.filePath("bad.jsonl");
+    QVERIFY(gui::writeFile(bad, "this is not json\n{\"unknown_field\": 1}\n"));
+    MainWindow w;
+    w.show();
+    gui::typePath(&w, "modelPath", model);
+    QTRY_VERIFY_WITH_TIMEOUT(gui::child<QLabel>(&w, "modelStatus")->text().contains("layers"), 30000);
+    gui::typePath(&w, "dataPath", bad);
+    QTRY_VERIFY_WITH_TIMEOUT(gui::child<QLabel>(&w, "datasetNote")->text().contains("line 1"), 30000);
+    QVERIFY(refusedWith(w, "dataset cannot be used"));
+    QVERIFY(w.banner()->text().contains("line 1"));  // the engine's reason, with the line
+  }
+
+  void ctxLenZero() {
+    REQUIRE_FIXTURE(model, fixtures::kTinyFp32);
+    MainWindow w;
+    w.show();
+    QVERIFY(gui::openFiles(w, model, data_));
+    gui::typePath(&w, "outPath", tmp_.filePath("x.rwkvstate"));
+    QVERIFY(w.startProblems().isEmpty());
+    gui::setInt(&w, "ctxLen", 0);
+    QVERIFY(gui::child<QLabel>(&w, "validationLabel")->text().contains("Context length"));  // before Start
+    QVERIFY(refusedWith(w, "Context length (ctx_len) must be at least 2 (found 0)"));
+  }
+
+  void negativeLearningRate() {
+    REQUIRE_FIXTURE(model, fixtures::kTinyFp32);
+    MainWindow w;
+    w.show();
+    QVERIFY(gui::openFiles(w, model, data_));
+    auto* lr = gui::child<QLineEdit>(&w, "lr");
+    lr->clear();
+    QTest::keyClicks(lr, "-0.01");
+    QVERIFY(gui::child<QLabel>(&w, "validationLabel")->text().contains("Learning rate"));
+    QVERIFY(refusedWith(w, "Learning rate must be greater than 0 (found -0.01)"));
+    QTest::keyClick(lr, Qt::Key_A, Qt::ControlModifier);
+    QTest::keyClicks(lr, "abc");
+    QVERIFY(refusedWith(w, "Learning rate: \"abc\" is not a number"));
+  }
+
+  void modelThatDoesNotLoad() {
+    const QString junk = tmp_.filePath("junk.pth");
+    QVERIFY(gui::writeFile(junk, QByteArray(4096, 'x')));
+    MainWindow w;
+    w.show();
+    gui::typePath(&w, "modelPath", junk);
+    QTRY_VERIFY_WITH_TIMEOUT(w.findChild<QMessageBox*>("errorDialog") != nullptr, 30000);
+    auto* box = w.findChild<QMessageBox*>("errorDialog");
+    QVERIFY(box->informativeText().contains("junk.pth"));  // the engine names the file
+    QVERIFY(w.isVisible());
+    box->accept();
+    QVERIFY(refusedWith(w, "model cannot be used"));
+  }
+};
+
+QTEST_MAIN(Validation)
+#include "test_validation.moc"

@@ -1,0 +1,270 @@
+#include "hyperparam_form.h"
+
+#include <QComboBox>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QLocale>
+#include <QRegularExpression>
+#include <QSpinBox>
+#include <QVBoxLayout>
+#include <cmath>
+
+#include "rwkv/error.h"
+
+namespace {
+
+QString num(double v) { return QLocale::c().toString(v, 'g', 6); }
+
+QGroupBox* group(const QString& title, QFormLayout** form) {
+  auto* box = new QGroupBox(title);
+  *form = new QFormLayout(box);
+  (*form)->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+  (*form)->setLabelAlignment(Qt::AlignRight);
+  return box;
+}
+
+}  // namespace
+
+HyperparamForm::HyperparamForm(QWidget* parent) : QWidget(parent) {
+  preset_ = new QComboBox;
+  preset_->setObjectName("presetCombo");
+  preset_->addItems(QStringList{"Custom"} + presetNames());
+  preset_->setToolTip("Default: the engine's defaults. Quick: one short pass to see whether tuning helps. "
+                      "Careful: several epochs, lower learning rate, early stopping on the eval loss.");
+  auto* presetRow = new QFormLayout;
+  presetRow->addRow("Preset", preset_);
+
+  QFormLayout* f;
+  QGroupBox* data = group("Data", &f);
+  addInt(f, "ctxLen", "Context length", "Tokens per sample (ctx_len); longer samples are cut and counted. At least 2.", 0,
+         1 << 20);
+  addReal(f, "evalFraction", "Eval fraction",
+          "Share of the samples held out for the eval loss (0 to 0.9). 0 = no eval; the last state is saved.");
+
+  QGroupBox* opt = group("Optimizer (AdamW on the state only)", &f);
+  addReal(f, "lr", "Learning rate", "Peak learning rate after warmup. Must be greater than 0 (e.g. 0.05 or 1e-2).");
+  addReal(f, "lrFinal", "Final learning rate", "Learning rate at the end of the decay (0 or more).");
+  addInt(f, "warmupSteps", "Warmup steps", "Optimizer steps of linear warmup from 0 to the learning rate.", -1000, 1 << 24);
+  schedule_ = new QComboBox;
+  schedule_->setObjectName("schedule");
+  schedule_->addItems({"cosine", "linear", "constant"});
+  schedule_->setToolTip("Decay after warmup: cosine or linear down to the final learning rate, or constant.");
+  f->addRow("Schedule", schedule_);
+  addInt(f, "epochs", "Epochs", "Passes over the training samples (ignored when Max steps > 0).", 0, 100000);
+  addInt(f, "maxSteps", "Max steps", "Optimizer steps in total; 0 = use Epochs.", -1, 1 << 30);
+  addInt(f, "microBsz", "Micro-batch", "Samples per forward pass (padded and masked). More uses more memory.", 0, 4096);
+  addInt(f, "accum", "Accumulation", "Micro-batches per optimizer step (effective batch = micro-batch x this).", 0, 4096);
+  addReal(f, "gradClip", "Grad clip", "Global gradient-norm clipping threshold; 0 = off.");
+  addReal(f, "weightDecay", "Weight decay", "AdamW decoupled weight decay on the state (0 or more).");
+  addReal(f, "beta1", "Adam β1", "AdamW first-moment decay, in [0, 1).");
+  addReal(f, "beta2", "Adam β2", "AdamW second-moment decay, in [0, 1).");
+  addReal(f, "adamEps", "Adam ε", "AdamW epsilon, greater than 0.");
+
+  QGroupBox* stop = group("Evaluation and stopping", &f);
+  addInt(f, "evalEvery", "Eval every", "Optimizer steps between eval-loss passes; 0 = only at the end.", -1, 1 << 24);
+  addInt(f, "earlyStopPatience", "Early-stop patience",
+         "Stop after this many evals without a better eval loss; 0 = never stop early.", -1, 100000);
+
+  QGroupBox* run = group("Run and observation", &f);
+  device_ = new QComboBox;
+  device_->setObjectName("device");
+  device_->setEditable(true);
+  device_->addItems({"cpu", "cuda"});
+  device_->setToolTip("Where to tune: cpu, cuda or cuda:N (a GPU build of the engine is needed for cuda).");
+  f->addRow("Device", device_);
+  addReal(f, "seed", "Seed", "Seed of the data split and the sample order (same seed, same run); a whole number >= 0.");
+  addInt(f, "autosaveEvery", "Autosave every", "Optimizer steps between autosaves (to resume); 0 = only on stop/finish.",
+         -1, 1 << 24);
+  addInt(f, "snapshotEvery", "Snapshot every", "Steps between state heatmap snapshots; 0 = none.", -1, 1 << 24);
+  addInt(f, "snapshotSize", "Snapshot size", "Heatmaps are averaged down to at most this many cells per side.", 0, 4096);
+  heads_ = new QLineEdit;
+  heads_->setObjectName("snapshotHeads");
+  heads_->setPlaceholderText("first and last layer, head 0");
+  heads_->setToolTip("Layer:head pairs to snapshot for the heatmap, e.g. \"0:0, 5:2, 11:0\". Empty = (0,0) and (last,0).");
+  f->addRow("Heatmap heads", heads_);
+
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->addLayout(presetRow);
+  for (QGroupBox* g : {data, opt, stop, run}) layout->addWidget(g);
+  layout->addStretch();
+
+  const auto edited = [this] {
+    if (!applying_) preset_->setCurrentIndex(0);  // "Custom"
+    Q_EMIT changed();
+  };
+  for (QLineEdit* e : reals_) connect(e, &QLineEdit::textChanged, this, edited);
+  for (QSpinBox* s : ints_) connect(s, qOverload<int>(&QSpinBox::valueChanged), this, edited);
+  connect(schedule_, &QComboBox::currentTextChanged, this, edited);
+  connect(device_, &QComboBox::currentTextChanged, this, edited);
+  connect(heads_, &QLineEdit::textChanged, this, edited);
+  connect(preset_, &QComboBox::textActivated, this, [this](const QString& p) {
+    if (p != "Custom") applyPreset(p);
+  });
+  applyPreset("Default");
+}
+
+QLineEdit* HyperparamForm::addReal(QFormLayout* form, const char* name, const QString& label, const QString& tip) {
+  auto* e = new QLineEdit;
+  e->setObjectName(name);
+  e->setToolTip(tip);
+  form->addRow(label, e);
+  form->labelForField(e)->setToolTip(tip);
+  reals_.insert(name, e);
+  return e;
+}
+
+QSpinBox* HyperparamForm::addInt(QFormLayout* form, const char* name, const QString& label, const QString& tip, int min,
+                                 int max) {
+  auto* s = new QSpinBox;
+  s->setObjectName(name);
+  s->setRange(min, max);
+  s->setToolTip(tip);
+  form->addRow(label, s);
+  form->labelForField(s)->setToolTip(tip);
+  ints_.insert(name, s);
+  return s;
+}
+
+QStringList HyperparamForm::presetNames() { return {"Default", "Quick", "Careful"}; }
+
+void HyperparamForm::applyPreset(const QString& name) {
+  rwkv::TuneConfig c;  // Default = the engine's defaults
+  if (name == "Quick") {
+    c.ctx_len = 256;
+    c.lr = 0.1;
+    c.lr_final = 0.01;
+    c.warmup_steps = 5;
+    c.epochs = 1;
+    c.micro_bsz = 4;
+    c.eval_every = 20;
+    c.snapshot_every = 5;
+  } else if (name == "Careful") {
+    c.lr = 0.02;
+    c.lr_final = 0.002;
+    c.warmup_steps = 30;
+    c.epochs = 4;
+    c.micro_bsz = 4;
+    c.accum = 2;
+    c.eval_every = 25;
+    c.early_stop_patience = 4;
+    c.eval_fraction = 0.15;
+  }
+  applying_ = true;
+  write(c);
+  applying_ = false;
+  preset_->setCurrentText(name);
+  Q_EMIT changed();
+}
+
+void HyperparamForm::write(const rwkv::TuneConfig& c) {
+  const bool outer = applying_;
+  applying_ = true;
+  reals_["evalFraction"]->setText(num(c.eval_fraction));
+  reals_["lr"]->setText(num(c.lr));
+  reals_["lrFinal"]->setText(num(c.lr_final));
+  reals_["gradClip"]->setText(num(c.grad_clip));
+  reals_["weightDecay"]->setText(num(c.weight_decay));
+  reals_["beta1"]->setText(num(c.beta1));
+  reals_["beta2"]->setText(num(c.beta2));
+  reals_["adamEps"]->setText(num(c.adam_eps));
+  ints_["ctxLen"]->setValue(c.ctx_len);
+  ints_["warmupSteps"]->setValue(c.warmup_steps);
+  ints_["epochs"]->setValue(c.epochs);
+  ints_["maxSteps"]->setValue(c.max_steps);
+  ints_["microBsz"]->setValue(c.micro_bsz);
+  ints_["accum"]->setValue(c.accum);
+  ints_["evalEvery"]->setValue(c.eval_every);
+  ints_["earlyStopPatience"]->setValue(c.early_stop_patience);
+  reals_["seed"]->setText(QString::number(c.seed));
+  ints_["autosaveEvery"]->setValue(c.autosave_every);
+  ints_["snapshotEvery"]->setValue(c.snapshot_every);
+  ints_["snapshotSize"]->setValue(c.snapshot_size);
+  schedule_->setCurrentText(QString::fromStdString(c.schedule));
+  device_->setCurrentText(QString::fromStdString(c.device));
+  QStringList heads;
+  for (const auto& [l, h] : c.snapshot_heads) heads << QString("%1:%2").arg(l).arg(h);
+  heads_->setText(heads.join(", "));
+  applying_ = outer;
+  if (!outer) preset_->setCurrentIndex(0);
+  Q_EMIT changed();
+}
+
+QStringList HyperparamForm::read(rwkv::TuneConfig* cfg) const {
+  QStringList problems;
+  const auto real = [&](const char* name, const QString& label, double* out) {
+    bool ok = false;
+    const QString text = reals_[name]->text().trimmed();
+    const double v = QLocale::c().toDouble(text, &ok);
+    if (!ok || !std::isfinite(v))
+      problems << QString("%1: \"%2\" is not a number.").arg(label, text);
+    else
+      *out = v;
+    return ok;
+  };
+  const auto atLeast = [&](const char* name, const QString& label, int min, int* out) {
+    *out = ints_[name]->value();
+    if (*out < min) problems << QString("%1 must be at least %2 (found %3).").arg(label).arg(min).arg(*out);
+  };
+  rwkv::TuneConfig& c = *cfg;
+  atLeast("ctxLen", "Context length (ctx_len)", 2, &c.ctx_len);
+  if (real("evalFraction", "Eval fraction", &c.eval_fraction) && (c.eval_fraction < 0 || c.eval_fraction > 0.9))
+    problems << QString("Eval fraction must be between 0 and 0.9 (found %1).").arg(num(c.eval_fraction));
+  if (real("lr", "Learning rate", &c.lr) && !(c.lr > 0))
+    problems << QString("Learning rate must be greater than 0 (found %1).").arg(num(c.lr));
+  if (real("lrFinal", "Final learning rate", &c.lr_final) && c.lr_final < 0)
+    problems << QString("Final learning rate must be 0 or more (found %1).").arg(num(c.lr_final));
+  if (real("gradClip", "Grad clip", &c.grad_clip) && c.grad_clip < 0)
+    problems << QString("Grad clip must be 0 (off) or more (found %1).").arg(num(c.grad_clip));
+  if (real("weightDecay", "Weight decay", &c.weight_decay) && c.weight_decay < 0)
+    problems << QString("Weight decay must be 0 or more (found %1).").arg(num(c.weight_decay));
+  if (real("beta1", "Adam β1", &c.beta1) && (c.beta1 < 0 || c.beta1 >= 1))
+    problems << QString("Adam β1 must be in [0, 1) (found %1).").arg(num(c.beta1));
+  if (real("beta2", "Adam β2", &c.beta2) && (c.beta2 < 0 || c.beta2 >= 1))
+    problems << QString("Adam β2 must be in [0, 1) (found %1).").arg(num(c.beta2));
+  if (real("adamEps", "Adam ε", &c.adam_eps) && !(c.adam_eps > 0))
+    problems << QString("Adam ε must be greater than 0 (found %1).").arg(num(c.adam_eps));
+  atLeast("warmupSteps", "Warmup steps", 0, &c.warmup_steps);
+  atLeast("epochs", "Epochs", 1, &c.epochs);
+  atLeast("maxSteps", "Max steps", 0, &c.max_steps);
+  atLeast("microBsz", "Micro-batch", 1, &c.micro_bsz);
+  atLeast("accum", "Accumulation", 1, &c.accum);
+  atLeast("evalEvery", "Eval every", 0, &c.eval_every);
+  atLeast("earlyStopPatience", "Early-stop patience", 0, &c.early_stop_patience);
+  atLeast("autosaveEvery", "Autosave every", 0, &c.autosave_every);
+  atLeast("snapshotEvery", "Snapshot every", 0, &c.snapshot_every);
+  atLeast("snapshotSize", "Snapshot size", 1, &c.snapshot_size);
+  bool seedOk = false;
+  const QString seed = reals_["seed"]->text().trimmed();
+  c.seed = seed.toULongLong(&seedOk);
+  if (!seedOk) problems << QString("Seed: \"%1\" is not a whole number of 0 or more.").arg(seed);
+  c.schedule = schedule_->currentText().toStdString();
+  c.device = device_->currentText().trimmed().toStdString();
+  c.snapshot_heads.clear();
+  const QString heads = heads_->text().trimmed();
+  if (!heads.isEmpty()) {
+    static const QRegularExpression pair("^(\\d+)\\s*:\\s*(\\d+)$");
+    for (const QString& part : heads.split(QRegularExpression("[,;\\s]+"), Qt::SkipEmptyParts)) {
+      const auto m = pair.match(part);
+      if (!m.hasMatch()) {
+        problems << QString("Heatmap heads: \"%1\" is not layer:head (e.g. 0:0, 11:0).").arg(part);
+        break;
+      }
+      c.snapshot_heads.emplace_back(m.captured(1).toInt(), m.captured(2).toInt());
+    }
+  }
+  if (problems.isEmpty()) {  // anything else the engine refuses (same rules as rwkv-tune)
+    rwkv::TuneConfig probe = c;
+    if (probe.model.empty()) probe.model = "model";
+    if (probe.data.empty()) probe.data = "data";
+    if (probe.out.empty()) probe.out = "out";
+    try {
+      probe.validate();
+    } catch (const rwkv::Error& e) {
+      problems << QString::fromStdString(e.what());
+    }
+  }
+  return problems;
+}
