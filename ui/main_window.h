@@ -97,8 +97,8 @@ class MainWindow : public QMainWindow {
   Load model_ = Load::None, data_ = Load::None;
   QString modelError_, dataError_;
   int previewCtx_ = 0;
-  bool previewWithoutModel_ = false;
-  bool previewStale_ = false;  // the model changed since the last preview request  // the last preview used the byte tokenizer for want of a model
-  QString resume_;         // autosave the next Start resumes from ("" = a fresh run)
-  QString lastAutosave_;   // of the last stopped run
+  bool previewWithoutModel_ = false;  // the last preview used the byte tokenizer for want of a model
+  bool previewStale_ = false;         // the model changed since the last preview request
+  QString resume_;                    // autosave the next Start resumes from ("" = a fresh run)
+  QString lastAutosave_;              // of the last stopped run
 };

@@ -84,7 +84,8 @@ class Files : public QObject {
       // the line edits inside spin boxes and editable combo boxes belong to those
       if (!field || qobject_cast<QAbstractSpinBox*>(f->parent()) || qobject_cast<QComboBox*>(f->parent())) continue;
       ++fields;
-      QVERIFY2(!f->toolTip().isEmpty(), qPrintable(QString("no tooltip on %1 %2").arg(f->metaObject()->className(), f->objectName())));
+      QVERIFY2(!f->toolTip().isEmpty(),
+               qPrintable(QString("no tooltip on %1 %2").arg(f->metaObject()->className(), f->objectName())));
     }
     QVERIFY(fields >= 25);
   }

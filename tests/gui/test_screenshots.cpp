@@ -1,7 +1,7 @@
 // Screenshots of the studio's main states (empty, Start refused, dataset, running with curves
-// and heatmap, finished, history), grabbed with QWidget::grab. With RWKV_SCREENSHOT_DIR set (scripts/dev
-// screenshots, under Xvfb) they go there for the docs; otherwise into a temporary folder, and the
-// test still checks that every image was written and is not blank.
+// and heatmap, finished, history), grabbed with QWidget::grab. With RWKV_SCREENSHOT_DIR set
+// (scripts/dev screenshots, under Xvfb) they go there for the docs; otherwise into a temporary
+// folder, and the test still checks that every image was written and is not blank.
 #include <QDir>
 #include <QImage>
 #include <QPushButton>

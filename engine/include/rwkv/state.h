@@ -1,5 +1,6 @@
 // Plain-C++ containers for recurrent state data that crosses the engine boundary.
 #pragma once
+#include <cstddef>
 #include <vector>
 
 namespace rwkv {
