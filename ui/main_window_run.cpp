@@ -31,6 +31,8 @@ QStringList MainWindow::startProblems() const {
 void MainWindow::revalidate() {
   const QStringList problems = startProblems();
   setup_->showProblems(problems);
+  // A refusal banner from an earlier Start goes once its problems are solved.
+  if (problems.isEmpty() && banner_->isVisible() && banner_->text().startsWith("Cannot start:")) banner_->hide();
 }
 
 QString MainWindow::autoOutPath() const {
