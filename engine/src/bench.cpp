@@ -12,6 +12,7 @@
 #endif
 
 #include "forward.h"
+#include "tune_loss.h"
 #include "wkv7.h"
 #include "rwkv/context.h"
 
@@ -90,21 +91,23 @@ BenchResult run_bench(const std::shared_ptr<const Model>& model, const BenchSpec
     });
     res.decode_tok_s = spec.decode_tokens / sec;
   }
-  if (wants("tune")) {
-    const auto toks = random_tokens(m, spec.batch, spec.ctx + 1);
-    const auto inputs = toks.narrow(1, 0, spec.ctx), targets = toks.narrow(1, 1, spec.ctx);
+  if (wants("tune")) {  // the tuner's own loss (tune_loss.h) on every next-token target
+    MicroBatch mb;
+    mb.tokens = random_tokens(m, spec.batch, spec.ctx);                                 // [B,T]
+    const int64_t T = spec.ctx;
+    auto t_idx = torch::arange(1, T, torch::kInt64);                                    // targets t = 1..T-1
+    auto b_idx = torch::arange(spec.batch, torch::kInt64).unsqueeze(1) * T;             // [B,1]
+    mb.rows = (b_idx + (t_idx - 1).unsqueeze(0)).reshape({-1}).to(m.device);             // row t-1 predicts t
+    mb.labels = mb.tokens.narrow(1, 1, T - 1).reshape({-1});
+    mb.n_targets = mb.labels.numel();
+    mb.n_tokens = spec.batch * T;
     std::vector<torch::Tensor> s0;
     for (int l = 0; l < d.n_layer; ++l)
       s0.push_back(torch::zeros({d.n_head, d.head_size, d.head_size},
                                 torch::TensorOptions().dtype(torch::kFloat32).device(m.device))
                        .requires_grad_(true));
     auto step = [&] {
-      auto st = RecurrentState::zeros(m, spec.batch);
-      for (int l = 0; l < d.n_layer; ++l) st.wkv[l] = s0[l].unsqueeze(0).expand({spec.batch, -1, -1, -1});
-      auto hidden = forward_hidden(m, inputs, st, nullptr);
-      auto logits = head_logits(m, hidden);
-      auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, d.n_vocab}), targets.reshape({-1}));
-      loss.backward();
+      micro_batch_ce_sum(m, mb, s0).backward();
       for (auto& p : s0) p.mutable_grad() = torch::Tensor();
     };
 #ifdef RWKV_HAVE_CUDA
