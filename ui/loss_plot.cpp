@@ -45,10 +45,7 @@ LossPlot::LossPlot(QWidget* parent) : QWidget(parent), plot_(new QCustomPlot(thi
   log_ = new QCheckBox("Log scale");
   log_->setObjectName("lossLogScale");
   log_->setToolTip("Logarithmic loss axis");
-  auto* hint = new QLabel("drag: pan · wheel: zoom · double-click: fit");
-  hint->setStyleSheet("color: gray");
-  hint->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // may be cut on narrow windows
-  hint->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
+  QLabel* hint = interactionHint();
 
   auto* controls = new QHBoxLayout;
   controls->addWidget(new QLabel("Smoothing"));

@@ -2,6 +2,7 @@
 
 #include "qcp.h"
 
+#include <QLabel>
 #include <cmath>
 
 void stylePlot(QCustomPlot* plot, const QString& xLabel, const QString& yLabel) {
@@ -90,4 +91,12 @@ PlotFollow::PlotFollow(QCustomPlot* plot, bool* logY) : QObject(plot), plot_(plo
 
 void PlotFollow::update() {
   if (following_) fitAxes(plot_, *logY_);
+}
+
+QLabel* interactionHint() {
+  auto* hint = new QLabel("drag: pan · wheel: zoom · double-click: fit");
+  hint->setStyleSheet("color: gray");
+  hint->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // may be cut on narrow windows
+  hint->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
+  return hint;
 }

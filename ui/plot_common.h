@@ -6,10 +6,14 @@
 #include <QString>
 
 class QCustomPlot;
+class QLabel;
 class QCPAxis;
 
 // Fonts, colours, grid, margins and mouse interactions (drag to pan, wheel to zoom).
 void stylePlot(QCustomPlot* plot, const QString& xLabel, const QString& yLabel);
+
+// The grey "drag: pan · wheel: zoom · double-click: fit" label shown above a plot.
+QLabel* interactionHint();
 
 // Sets the y axis to linear or log-10 (ticks and number format included).
 void setLogAxis(QCPAxis* axis, bool log);

@@ -36,10 +36,7 @@ SeriesPlot::SeriesPlot(const QString& yLabel, bool logByDefault, QWidget* parent
   follow_ = new PlotFollow(plot_, &logY_);
   log_ = new QCheckBox("Log scale");
   log_->setToolTip("Logarithmic value axis");
-  auto* hint = new QLabel("drag: pan · wheel: zoom · double-click: fit");
-  hint->setStyleSheet("color: gray");
-  hint->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // may be cut on narrow windows
-  hint->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
+  QLabel* hint = interactionHint();
   auto* controls = new QHBoxLayout;
   controls->addWidget(log_);
   controls->addWidget(hint, 1);
