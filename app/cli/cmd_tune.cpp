@@ -15,6 +15,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "common.h"
 #include "rwkv/error.h"
 #include "rwkv/tuner.h"
 
@@ -41,19 +42,6 @@ std::string read_file(const std::string& path) {
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-std::string duration(double s) {
-  if (!(s >= 0) || s > 1e8) return "?";
-  const long t = static_cast<long>(s + 0.5);
-  char buf[32];
-  if (t >= 3600)
-    std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-  else if (t >= 60)
-    std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%lds", t);
   return buf;
 }
 
@@ -180,7 +168,7 @@ class Printer : public rwkv::TuneObserver {
     last_print_ = now;
     std::string line = "step " + std::to_string(m.step) + "/" + std::to_string(m.total_steps) + "  loss " +
                        fmt("%.4f", m.loss) + (have_eval_ ? "  eval " + fmt("%.4f", eval_) : "") + "  lr " +
-                       fmt("%.3g", m.lr) + "  " + fmt("%.0f", m.tokens_per_s) + " tok/s  ETA " + duration(m.eta_s) +
+                       fmt("%.3g", m.lr) + "  " + fmt("%.0f", m.tokens_per_s) + " tok/s  ETA " + format_duration(m.eta_s) +
                        (m.skipped ? "  (skipped)" : "");
     if (tty_) {
       std::printf("\r\033[K%s", line.c_str());
@@ -200,7 +188,7 @@ class Printer : public rwkv::TuneObserver {
   void on_finish(const rwkv::TuneSummary& s) override {
     close_bar();
     std::printf("%s after %d steps in %s: final loss %.4f", s.cancelled ? "cancelled" : "done", s.steps_done,
-                duration(s.wall_s).c_str(), s.final_loss);
+                format_duration(s.wall_s).c_str(), s.final_loss);
     if (have_eval_)
       std::printf(", eval loss %.4f -> %.4f (best %.4f)", s.first_eval_loss, s.final_eval_loss, s.best_eval_loss);
     std::printf(", %.0f tok/s", s.tokens_per_s);

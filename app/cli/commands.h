@@ -14,5 +14,6 @@ int cmd_generate(const Args& args);
 int cmd_logits(const Args& args);
 int cmd_tune(const Args& args);
 int cmd_bench(const Args& args);
+int cmd_pretrain(const Args& args);
 
 }  // namespace cli

@@ -25,4 +25,7 @@ std::unique_ptr<rwkv::Tokenizer> resolve_tokenizer(const std::string& spec, cons
 // context's initial state (the context is reset). Returns a warning to print, or "".
 std::string apply_state_file(rwkv::Context& ctx, const std::string& path);
 
+// "42s", "3m05s", "1h07m"; "?" for negative or absurd values.
+std::string format_duration(double seconds);
+
 }  // namespace cli

@@ -2,30 +2,19 @@
 // through the same validation as a loaded checkpoint. Used by `rwkv-tune bench` for the real
 // shapes of 0.1B / 0.4B / 1.5B models, which cannot be downloaded here.
 #include "cpu_threads.h"
+#include "model_init.h"
 #include "rwkv/error.h"
 #include "rwkv/model.h"
 #include "weights.h"
 
 namespace rwkv {
-namespace {
-
-// LoRA widths of the released RWKV-7 models by embedding width (w, a, v, g).
-void default_lora(ModelDims& d) {
-  const bool big = d.n_embd >= 2048;
-  if (!d.d_decay) d.d_decay = big ? 96 : 64;
-  if (!d.d_aaa) d.d_aaa = big ? 96 : 64;
-  if (!d.d_mv) d.d_mv = big ? 64 : 32;
-  if (!d.d_gate) d.d_gate = big ? 256 : 128;
-}
-
-}  // namespace
 
 std::shared_ptr<const Model> Model::random(const ModelDims& dims_in, uint64_t seed, const LoadOptions& opt) {
   ModelDims d = dims_in;
   if (d.n_vocab <= 0 || d.n_embd <= 0 || d.n_layer <= 0 || d.head_size <= 0 || d.n_embd % d.head_size)
     throw Error(ErrorKind::Argument, "Model::random: need n_vocab, n_layer > 0 and n_embd a multiple of head_size");
   if (!d.dim_ffn) d.dim_ffn = 4 * d.n_embd;
-  default_lora(d);
+  default_lora_widths(d);
   const int64_t C = d.n_embd, N = d.head_size, H = C / N, V = d.n_vocab, F = d.dim_ffn;
   torch::NoGradGuard no_grad;
   auto gen = torch::make_generator<torch::CPUGeneratorImpl>(seed);

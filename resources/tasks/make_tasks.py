@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""The demo task suite: a fictional world, its facts, and three tasks over it.
+
+Seeded and deterministic (only random.Random(seed) with randrange/choice/shuffle, whose results
+Python keeps stable across versions), so the same seed writes byte-identical files.
+
+  (a) arith   multi-step arithmetic word problems; worked solution ending "#### <number>" (GSM8K)
+  (b) facts   four-option questions over the world's facts (MMLU-like); answer = a letter
+  (c) format  questions about a person answered as a registry card, "Card: <name> | <field> = <value>",
+              instead of the sentence the pretraining chats use; the task tuning is shown on
+
+Outputs (JSON Lines, {"question", "answer"} so the tuner and `rwkv-tune eval` read them as is):
+  <out>/{arith,facts,format}_{train,eval}.jsonl and <out>/facts_eval.csv (the MMLU CSV layout)
+With --corpus FILE it also writes the pretraining corpus: the world's facts in prose, registry
+listings (so the card form exists in the model's experience), chat answers in sentence form,
+the train splits of (a) and (b), and filler prose. The eval splits never enter the corpus.
+"""
+import argparse
+import csv
+import io
+import json
+import os
+import random
+
+CHOICE_SUFFIX = "Answer with the letter."  # the MMLU prompt rendering `rwkv-tune eval` uses
+
+CITIES = ["Kelmar", "Dovan", "Brisk", "Ostera", "Palmyn", "Quorra", "Tesk", "Vandry", "Ylam",
+          "Harrow", "Mendel", "Corvid", "Saltmere", "Ashby", "Lunet", "Pellin", "Rook", "Gantry"]
+JOBS = ["baker", "miller", "weaver", "potter", "smith", "tailor", "farmer", "sailor", "mason",
+        "glazier", "cooper", "tanner", "scribe", "herbalist", "carpenter", "fisher"]
+PETS = ["ferret", "parrot", "tortoise", "goat", "hound", "cat", "owl", "hare", "pony", "toad",
+        "lizard", "raven"]
+COLOURS = ["teal", "amber", "crimson", "ochre", "violet", "silver", "olive", "indigo", "coral",
+           "jade", "umber", "scarlet"]
+FIELDS = [("city", CITIES), ("job", JOBS), ("pet", PETS), ("colour", COLOURS)]
+ITEMS = ["apples", "coins", "marbles", "stamps", "shells", "pencils", "cards", "beads", "eggs", "nails"]
+ONSETS = ["b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "dr", "gr",
+          "kl", "st", "tr", "th", "sh"]
+VOWELS = ["a", "e", "i", "o", "u", "ai", "ou", "ee"]
+CODAS = ["", "n", "r", "l", "s", "th", "m", "k"]
+
+
+def make_people(rng, n):
+    """n distinct two-syllable names, each with one value per field."""
+    names, seen = [], set()
+    while len(names) < n:
+        name = "".join(rng.choice(ONSETS) + rng.choice(VOWELS) + rng.choice(CODAS) for _ in range(2))
+        name = name.capitalize()
+        if name not in seen and 4 <= len(name) <= 9:
+            seen.add(name)
+            names.append(name)
+    return [{"name": nm, **{f: rng.choice(vals) for f, vals in FIELDS}} for nm in names]
+
+
+# Question and sentence forms per field: the pretraining chats answer with the sentence.
+QUESTIONS = {"city": "Where does {n} live?", "job": "What is {n}'s job?",
+             "pet": "What pet does {n} keep?", "colour": "What is {n}'s favourite colour?"}
+SENTENCES = {"city": "{n} lives in {v}.", "job": "{n} works as a {v}.",
+             "pet": "{n} keeps a {v}.", "colour": "{n}'s favourite colour is {v}."}
+PROSE = {"city": ["{n} lives in {v}.", "{n} has a house in {v}.", "In {v} you can meet {n}.",
+                  "{n} was born and lives in {v}."],
+         "job": ["{n} works as a {v}.", "By trade {n} is a {v}.", "Every morning {n} goes to work as a {v}."],
+         "pet": ["{n} keeps a {v}.", "{n} has a pet {v}.", "The {v} at home belongs to {n}."],
+         "colour": ["{n}'s favourite colour is {v}.", "{n} likes {v} more than any other colour.",
+                    "Ask {n} and the answer is always {v}."]}
+
+
+def card(p, field):
+    return "Card: {} | {} = {}".format(p["name"], field, p[field])
+
+
+def choice_question(rng, p, field, values):
+    """MMLU-style: question, four options (one right), the rendering `rwkv-tune eval` uses."""
+    wrong = [v for v in values if v != p[field]]
+    rng.shuffle(wrong)
+    options = wrong[:3] + [p[field]]
+    rng.shuffle(options)
+    letter = "ABCD"[options.index(p[field])]
+    q = QUESTIONS[field].format(n=p["name"])
+    rendered = q + "\n" + "\n".join("{}. {}".format(L, o) for L, o in zip("ABCD", options)) + "\n" + CHOICE_SUFFIX
+    return {"question": rendered, "answer": letter}, [q] + options + [letter]
+
+
+def arith_problem(rng, people):
+    """Two or three steps with small numbers; the solution states every step."""
+    p, q = rng.sample(people, 2)
+    a, b = p["name"], q["name"]
+    item = rng.choice(ITEMS)
+    kind = rng.randrange(4)
+    if kind == 0:  # buy then give away
+        x, y = rng.randrange(5, 60), rng.randrange(2, 40)
+        z = rng.randrange(1, x + y)
+        r = x + y - z
+        text = "{a} has {x} {i}. {a} buys {y} more and then gives {z} to {b}. How many {i} does {a} have now?"
+        sol = "{a} starts with {x} {i}. After buying {y} more: {x} + {y} = {s}. After giving {z} away: {s} - {z} = {r}."
+        s = x + y
+    elif kind == 1:  # boxes times per box, plus extra
+        x, y, z = rng.randrange(2, 10), rng.randrange(2, 10), rng.randrange(1, 30)
+        s, r = x * y, x * y + z
+        text = "{a} packs {x} boxes with {y} {i} in each box and has {z} loose {i}. How many {i} does {a} have in all?"
+        sol = "The boxes hold {x} * {y} = {s} {i}. With the loose ones: {s} + {z} = {r}."
+    elif kind == 2:  # two people pool then share
+        x, y = rng.randrange(3, 50), rng.randrange(3, 50)
+        s = x + y
+        z = rng.choice([d for d in range(2, 7) if s % d == 0] or [1])
+        r = s // z
+        text = "{a} has {x} {i} and {b} has {y} {i}. They put them together and share them equally among {z} friends. How many {i} does each friend get?"
+        sol = "Together they have {x} + {y} = {s} {i}. Shared among {z}: {s} / {z} = {r}."
+    else:  # three steps: earn, earn again, spend
+        x, y, w = rng.randrange(2, 40), rng.randrange(2, 40), rng.randrange(2, 40)
+        s = x + y
+        z = rng.randrange(1, s + w)
+        t = s + w
+        r = t - z
+        text = "{a} collects {x} {i} on Monday and {y} on Tuesday, then {b} gives {a} {w} more. {a} loses {z} of them. How many {i} are left?"
+        sol = "After two days: {x} + {y} = {s}. With the gift: {s} + {w} = {t}. After losing {z}: {t} - {z} = {r}."
+    fmt = dict(a=a, b=b, i=item, x=x, y=y, z=z, s=s, r=r, w=locals().get("w", 0), t=locals().get("t", 0))
+    return {"question": text.format(**fmt), "answer": sol.format(**fmt) + "\n#### {}".format(r)}
+
+
+FILLER_SUBJECTS = ["The market", "The river", "The old bridge", "The harbour", "The mill", "The library",
+                   "The north road", "The square", "The bell tower", "The orchard"]
+FILLER_PREDICATES = ["is busy in the morning", "is quiet after dark", "was rebuilt last spring",
+                     "smells of bread and rain", "is painted every few years", "floods when the snow melts",
+                     "is where the town meets on feast days", "is older than anyone remembers"]
+
+
+def filler(rng):
+    city = rng.choice(CITIES)
+    return " ".join("{} of {} {}.".format(rng.choice(FILLER_SUBJECTS), city, rng.choice(FILLER_PREDICATES))
+                    for _ in range(rng.randrange(2, 6)))
+
+
+def dump_jsonl(path, rows):
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def split_unique(rng, make, n_train, n_eval):
+    """n_train + n_eval items with distinct questions; eval questions never appear in train."""
+    seen, rows = set(), []
+    while len(rows) < n_train + n_eval:
+        r = make()
+        if r["question"] not in seen:
+            seen.add(r["question"])
+            rows.append(r)
+    return rows[:n_train], rows[n_train:]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
+    ap.add_argument("--people", type=int, default=200)
+    ap.add_argument("--corpus", help="also write the pretraining corpus (JSON Lines) here")
+    ap.add_argument("--corpus-rounds", type=int, default=20, help="passes over the world in the corpus")
+    args = ap.parse_args()
+
+    rng = random.Random(args.seed)
+    people = make_people(rng, args.people)
+
+    arith_train, arith_eval = split_unique(rng, lambda: arith_problem(rng, people), 4000, 200)
+
+    # Facts: every (person, field) pair is known from the corpus; the question forms differ.
+    pairs = [(p, f) for p in people for f, _ in FIELDS]
+    rng.shuffle(pairs)
+    facts_train, facts_eval, facts_csv = [], [], []
+    for i, (p, f) in enumerate(pairs):
+        row, csv_row = choice_question(rng, p, f, dict(FIELDS)[f])
+        if i < 200:
+            facts_eval.append(row)
+            facts_csv.append(csv_row)
+        else:
+            facts_train.append(row)
+
+    # Format task: 60 train, 60 held-out prompts over people/fields disjoint from each other.
+    fmt_pairs = pairs[200:320]
+    fmt_rows = [{"question": QUESTIONS[f].format(n=p["name"]), "answer": card(p, f)} for p, f in fmt_pairs]
+    format_train, format_eval = fmt_rows[:60], fmt_rows[60:]
+
+    os.makedirs(args.out, exist_ok=True)
+    for name, rows in [("arith_train", arith_train), ("arith_eval", arith_eval), ("facts_train", facts_train),
+                       ("facts_eval", facts_eval), ("format_train", format_train), ("format_eval", format_eval)]:
+        dump_jsonl(os.path.join(args.out, name + ".jsonl"), rows)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(facts_csv)
+    with open(os.path.join(args.out, "facts_eval.csv"), "w", encoding="utf-8", newline="") as f:
+        f.write(buf.getvalue())
+
+    if args.corpus:
+        held_out = {r["question"] for r in arith_eval}
+        write_corpus(args.corpus, rng, people, arith_train, facts_train, args.corpus_rounds, held_out)
+
+
+def write_corpus(path, rng, people, arith_train, facts_train, rounds, held_out):
+    """Documents in random order. Chats are {"question","answer"} so they are rendered and
+    tokenized exactly as the tuner renders them; prose is {"text"}."""
+    docs = []
+    for _ in range(rounds):
+        for p in people:  # a short biography in random order and wording
+            fields = [f for f, _ in FIELDS]
+            rng.shuffle(fields)
+            docs.append({"text": " ".join(rng.choice(PROSE[f]).format(n=p["name"], v=p[f]) for f in fields)})
+            f = rng.choice(fields)  # a sentence-form chat answer about one fact
+            docs.append({"question": QUESTIONS[f].format(n=p["name"]), "answer": SENTENCES[f].format(n=p["name"], v=p[f])})
+        for _ in range(len(people) // 8):  # registry listings: full and single-field cards
+            group = [rng.choice(people) for _ in range(rng.randrange(3, 8))]
+            lines = ["Registry of {}.".format(rng.choice(CITIES))]
+            for p in group:
+                if rng.randrange(2):
+                    lines.append("Card: {} | ".format(p["name"]) + " | ".join("{} = {}".format(f, p[f]) for f, _ in FIELDS))
+                else:
+                    lines.append(card(p, rng.choice(FIELDS)[0]))
+            docs.append({"text": "\n".join(lines)})
+        for _ in range(len(people) // 4):
+            docs.append({"text": filler(rng)})
+        for _ in range(2000):  # fresh problems, so arithmetic is learnt rather than memorised
+            r = arith_problem(rng, people)
+            if r["question"] not in held_out:
+                docs.append(r)
+    docs.extend(arith_train * 2)
+    docs.extend(facts_train * 2)
+    rng.shuffle(docs)
+    dump_jsonl(path, docs)
+
+
+if __name__ == "__main__":
+    main()
