@@ -15,5 +15,6 @@ int cmd_logits(const Args& args);
 int cmd_tune(const Args& args);
 int cmd_bench(const Args& args);
 int cmd_pretrain(const Args& args);
+int cmd_eval(const Args& args);
 
 }  // namespace cli
