@@ -58,6 +58,21 @@ int find_stop(const std::string& text, size_t from, const std::vector<std::strin
   return hit;
 }
 
+// The k most likely ids among the first n_decodable logits, with softmax probabilities over all.
+std::vector<TokenAlternative> top_alternatives(const std::vector<float>& logits, size_t n_decodable, int k) {
+  std::vector<TokenAlternative> out;
+  if (k <= 0) return out;
+  const size_t n = std::min(n_decodable, logits.size());
+  std::vector<int> idx(n);
+  for (size_t i = 0; i < n; ++i) idx[i] = static_cast<int>(i);
+  const size_t kk = std::min(static_cast<size_t>(k), n);
+  std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(), [&](int a, int b) {
+    return logits[a] != logits[b] ? logits[a] > logits[b] : a < b;
+  });
+  for (size_t i = 0; i < kk; ++i) out.push_back({idx[i], probability(logits, idx[i])});
+  return out;
+}
+
 }  // namespace
 
 GenerateResult generate(Context& ctx, const Tokenizer& tok, const std::string& prompt, const GenerateParams& p,
@@ -115,7 +130,8 @@ GenerateResult generate(Context& ctx, const Tokenizer& tok, const std::string& p
     size_t ready = (stop >= 0 || last) ? res.text.size() : res.text.size() - pending_stop_prefix(res.text, p.stop);
     ready = std::max(ready, emitted);  // never un-stream text (cannot happen: see the contract above)
 
-    GeneratedToken gt{id, res.text.substr(emitted, ready - emitted), probability(logits, id)};
+    GeneratedToken gt{id, res.text.substr(emitted, ready - emitted), probability(logits, id),
+                      top_alternatives(logits, n_decodable, p.top_alternatives)};
     emitted = ready;
     const bool go_on = on_token ? on_token(gt) : true;
 

@@ -16,12 +16,19 @@ struct GenerateParams {
   SamplerParams sampler;
   std::vector<std::string> stop;  // stop strings: generation ends when the text ends with one (it is cut off)
   bool stop_at_eos = true;        // stop at the tokenizer's end-of-text id
+  int top_alternatives = 0;       // report this many most likely tokens with every generated token
+};
+
+struct TokenAlternative {
+  int id;
+  float prob;  // at temperature 1, like GeneratedToken::prob
 };
 
 struct GeneratedToken {
   int id;
   std::string text;   // complete UTF-8 produced by this token (may be empty while a char is split)
   float prob;         // probability of the chosen token under the sampling distribution at temperature 1
+  std::vector<TokenAlternative> top = {};  // the most likely tokens at this step (GenerateParams::top_alternatives)
 };
 
 struct GenerateResult {
