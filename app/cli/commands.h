@@ -16,5 +16,6 @@ int cmd_tune(const Args& args);
 int cmd_bench(const Args& args);
 int cmd_pretrain(const Args& args);
 int cmd_eval(const Args& args);
+int cmd_inspect(const Args& args);
 
 }  // namespace cli

@@ -24,6 +24,7 @@ const Command kCommands[] = {
     {"logits", "print the last position's logits for a token list as a JSON array", cli::cmd_logits},
     {"tune", "tune the initial state on a JSON Lines data set (autosave, resume, Ctrl-C cancels)", cli::cmd_tune},
     {"eval", "answer an eval file (JSON Lines, GSM8K, MMLU CSV) greedily and score it (--json)", cli::cmd_eval},
+    {"inspect", "run a prompt and dump the state's dynamics: norms, changes, transition spectra (--json)", cli::cmd_inspect},
     {"bench", "measure prefill, decode and tuning tokens/s (JSON lines)", cli::cmd_bench},
     {"pretrain", "train a fresh model (all weights) from a recipe; makes the demo models", cli::cmd_pretrain},
 };
