@@ -47,7 +47,7 @@ rwkv::PretrainRecipe tiny_recipe(const QString& dir) {
   r.corpus = (dir + "/corpus.jsonl").toStdString();
   r.eval_data = (dir + "/eval.jsonl").toStdString();
   r.tokenizer = "bytes";
-  r.ctx_len = 32;
+  r.ctx_len = 48;
   r.micro_bsz = 8;
   r.steps = 60;
   r.lr = 1e-2;
@@ -62,7 +62,7 @@ rwkv::PretrainRecipe tiny_recipe(const QString& dir) {
 double answer_loss(const std::string& model_path, const std::string& data) {
   auto model = rwkv::Model::load(model_path);
   auto tok = rwkv::make_byte_tokenizer();
-  const auto ds = rwkv::load_jsonl(data, *tok, 32);
+  const auto ds = rwkv::load_jsonl(data, *tok, 48);
   rwkv::Context ctx(model);
   double sum = 0;
   int n = 0;
