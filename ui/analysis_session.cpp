@@ -3,7 +3,7 @@
 #include "analysis_worker.h"
 
 AnalysisSession::AnalysisSession(QThread* engineThread, QObject* parent)
-    : QObject(parent), cancelUpTo_(std::make_shared<std::atomic<int>>(0)), worker_(new AnalysisWorker(cancelUpTo_)) {
+    : QObject(parent), cancels_(std::make_shared<CancelBoard>()), worker_(new AnalysisWorker(cancels_)) {
   registerAnalysisMetaTypes();
   registerEngineMetaTypes();
   QThread* thread = engineThread;
@@ -58,4 +58,5 @@ void AnalysisSession::loadEvalSplit(const ModelChoice& m, const QString& path, i
                             Q_ARG(QString, path), Q_ARG(int, ctxLen), Q_ARG(double, fraction), Q_ARG(quint64, seed));
 }
 
-void AnalysisSession::cancel() { cancelUpTo_->store(lastId_); }
+void AnalysisSession::cancel() { cancels_->cancelUpTo(lastId_); }
+void AnalysisSession::cancel(int request) { cancels_->cancel(request); }

@@ -1,6 +1,6 @@
 // AnalysisSession: the GUI-thread side of AnalysisWorker. It puts the worker on the studio's
 // engine thread (or, with none given, on a thread of its own: tests, a standalone view), numbers
-// the requests and cancels them through a shared atomic. Every call returns at once; results come
+// the requests and cancels them through a shared CancelBoard. Every call returns at once; results come
 // back as signals on the GUI thread.
 #pragma once
 #include <QObject>
@@ -13,6 +13,7 @@
 #include "engine_types.h"
 
 class AnalysisWorker;
+class CancelBoard;
 
 class AnalysisSession : public QObject {
   Q_OBJECT
@@ -25,7 +26,8 @@ class AnalysisSession : public QObject {
   int batch(BatchRequest r);
   int inspect(InspectRequest r);
   void loadEvalSplit(const ModelChoice& m, const QString& path, int ctxLen, double fraction, quint64 seed);
-  void cancel();  // every request issued so far
+  void cancel();            // every request issued so far
+  void cancel(int request);  // that one only
 
  Q_SIGNALS:
   void compareToken(const CompareToken& t);
@@ -39,7 +41,7 @@ class AnalysisSession : public QObject {
   void failed(int request, const ErrorReport& report);
 
  private:
-  std::shared_ptr<std::atomic<int>> cancelUpTo_;
+  std::shared_ptr<CancelBoard> cancels_;
   int lastId_ = 0;
   QThread* ownThread_ = nullptr;
   AnalysisWorker* worker_;  // deleted on its thread when that thread finishes

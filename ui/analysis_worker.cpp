@@ -28,8 +28,8 @@ void guarded(AnalysisWorker* w, int request, const QString& operation, const QSt
 
 }  // namespace
 
-AnalysisWorker::AnalysisWorker(std::shared_ptr<std::atomic<int>> cancelUpTo, QObject* parent)
-    : QObject(parent), cancelUpTo_(std::move(cancelUpTo)) {
+AnalysisWorker::AnalysisWorker(std::shared_ptr<const CancelBoard> cancels, QObject* parent)
+    : QObject(parent), cancels_(std::move(cancels)) {
   registerAnalysisMetaTypes();
   registerEngineMetaTypes();
 }

@@ -35,6 +35,9 @@ AnswerColumn::AnswerColumn(const QString& title, QWidget* parent)
     const QString s = url.toString();
     Q_EMIT tokenHovered(s.startsWith("t:") ? s.mid(2).toInt() : -1);
   });
+  renderTimer_.setSingleShot(true);
+  renderTimer_.setInterval(kRenderMs);
+  connect(&renderTimer_, &QTimer::timeout, this, &AnswerColumn::render);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(2, 2, 2, 2);
   layout->addWidget(header_);
@@ -59,7 +62,7 @@ void AnswerColumn::clear() {
 
 void AnswerColumn::addToken(const CompareToken& t) {
   tokens_.push_back(t);
-  render();
+  if (!renderTimer_.isActive()) renderTimer_.start();  // a long answer is not re-laid out per token
 }
 
 void AnswerColumn::finish(const CompareColumnDone& d) {
@@ -109,6 +112,7 @@ QVector<int> AnswerColumn::ids() const {
 }
 
 void AnswerColumn::render() {
+  renderTimer_.stop();
   QString status = QString("%1 token%2").arg(tokens_.size()).arg(tokens_.size() == 1 ? "" : "s");
   if (finished_) {
     QString why = stopReason_;

@@ -3,6 +3,7 @@
 // differs from the other column outlined. Hovering a token emits tokenHovered(index); the view
 // shows every column's alternatives at that position.
 #pragma once
+#include <QTimer>
 #include <QVector>
 #include <QWidget>
 
@@ -37,8 +38,9 @@ class AnswerColumn : public QWidget {
   void tokenHovered(int index);  // -1 when the pointer leaves the tokens
 
  private:
-  void render();
+  void render();  // the whole column; while tokens stream, at most once per kRenderMs
 
+  static constexpr int kRenderMs = 40;
   QString title_;
   QLabel* header_;
   QTextBrowser* view_;
@@ -49,6 +51,7 @@ class AnswerColumn : public QWidget {
   bool finished_ = false, colouring_ = true;
   int divergence_ = -1;
   double fontScale_ = 1.0;
+  QTimer renderTimer_;
 };
 
 // Background colour for a token of probability p: red (0) through yellow to green (1).

@@ -165,7 +165,7 @@ void BatchCompare::run() {
   if (r.dataPath.isEmpty()) return status_->setText(r.evalSplit ? "Open a data set first." : "Choose an eval file.");
   r.params.score = rwkv::parse_score_mode(score_->currentText().toStdString());
   r.params.limit = limit_->value();
-  session_->cancel();
+  if (running_ >= 0) session_->cancel(running_);
   setupTable(r);
   running_ = session_->batch(r);
   run_->setEnabled(false);
@@ -177,7 +177,9 @@ void BatchCompare::run() {
                        .arg(r.columns.size() == 1 ? "" : "s"));
 }
 
-void BatchCompare::stop() { session_->cancel(); }
+void BatchCompare::stop() {
+  if (running_ >= 0) session_->cancel(running_);
+}
 
 void BatchCompare::setupTable(const BatchRequest& r) {
   names_.clear();

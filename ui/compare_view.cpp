@@ -370,7 +370,7 @@ void CompareView::run() {
     status_->setText("Open a model first.");
     return;
   }
-  session_->cancel();  // a running compare gives way
+  if (running_ >= 0) session_->cancel(running_);  // a running compare gives way
   for (AnswerColumn* c : columns_) c->clear();
   CompareRequest r;
   r.model = ctx_.model;
@@ -385,7 +385,7 @@ void CompareView::run() {
 }
 
 void CompareView::stop() {
-  session_->cancel();
+  if (running_ >= 0) session_->cancel(running_);
 }
 
 void CompareView::runNext() {

@@ -216,8 +216,13 @@ class TestCompare : public QObject {
     batch->setSourceFile(evalFile);
     QSignalSpy done(batch, &BatchCompare::finished);
     QTest::mouseClick(gui::child<QPushButton>(batch, "batchRun"), Qt::LeftButton);
+    // A side-by-side run started meanwhile waits its turn; neither cancels the other.
+    view.setPrompt(QString::fromStdString(rwkv::chat_prompt("What is the code of locker 1?")));
+    QTest::mouseClick(gui::child<QPushButton>(&view, "compareRun"), Qt::LeftButton);
     QVERIFY(done.wait(120000));
     QCOMPARE(done.first().first().toBool(), false);
+    QVERIFY(waitIdle(view));
+    QVERIFY(view.columns()[0]->finished() && view.columns()[1]->finished());
 
     QTableWidget* table = batch->table();
     QCOMPARE(table->rowCount(), 4);
