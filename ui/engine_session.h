@@ -29,6 +29,7 @@ class EngineSession : public QObject {
   bool isRunning() const { return running_; }
   bool isPaused() const { return paused_; }
   EngineWorker* worker() const { return worker_; }
+  QThread* engineThread() { return &thread_; }  // the compare and inspector workers live here too
 
  Q_SIGNALS:
   void modelLoaded(const ModelSummary& model);

@@ -20,6 +20,7 @@
 #include <QTabWidget>
 #include <QVBoxLayout>
 
+#include "analysis_session.h"
 #include "command_preview.h"
 #include "dataset_view.h"
 #include "engine_session.h"
@@ -54,6 +55,7 @@ MainWindow::MainWindow(QWidget* parent)
   setWindowIcon(QIcon(":/icons/app.svg"));
   setAcceptDrops(true);
   buildLayout();
+  buildAnalysis();
   buildMenus();
   connectSession();
   history_->setRecords(RunHistoryStore().load());
@@ -76,6 +78,7 @@ MainWindow::MainWindow(QWidget* parent)
   connect(files, &FilesPanel::tokenizerChanged, this, [this] { previewDebounce_.start(); });
   connect(setup_, &SetupPanel::changed, this, [this] {
     revalidate();
+    analysisDebounce_.start();
     QStringList ignored;
     if (setup_->config(&ignored).ctx_len != previewCtx_ && data_ != Load::None) previewDebounce_.start();
   });
@@ -90,7 +93,8 @@ MainWindow::MainWindow(QWidget* parent)
   revalidate();
 }
 
-MainWindow::~MainWindow() = default;
+// The analysis worker shares the engine thread: cancel what it does before that thread is joined.
+MainWindow::~MainWindow() { analysis_->cancel(); }
 
 void MainWindow::buildLayout() {
   tabs_->setObjectName("mainTabs");
@@ -204,6 +208,7 @@ void MainWindow::connectSession() {
     dataset_->showSummary(d);
     log(QString("dataset %1: %2 usable samples, %3 unusable lines").arg(d.path).arg(d.nSamples).arg(d.issues.size()));
     revalidate();
+    analysisDebounce_.start();
   });
   connect(session_, &EngineSession::failed, this, &MainWindow::onFailed);
   connect(session_, &EngineSession::batchReady, this, &MainWindow::onBatch);
@@ -254,6 +259,7 @@ void MainWindow::onModelLoaded(const ModelSummary& m) {
                                   true);
   setup_->files()->setTokenizerNote(m.tokenizerNote);
   log("model loaded: " + QString::fromStdString(m.info.path));
+  analysisDebounce_.start();
   // Tokenize with this model's tokenizer (a preview still queued runs after the load anyway).
   if (data_ == Load::Failed || previewStale_ || (data_ == Load::Ok && previewWithoutModel_)) previewDataset();
   revalidate();

@@ -10,7 +10,10 @@
 #include "metrics_queue.h"
 #include "run_data.h"
 
+class AnalysisSession;
+class CompareView;
 class DatasetView;
+class InspectorView;
 class EngineSession;
 class HistoryView;
 class MessageBanner;
@@ -34,6 +37,11 @@ class MainWindow : public QMainWindow {
   HistoryView* history() const { return history_; }
   RunControls* controls() const { return controls_; }
   MessageBanner* banner() const { return banner_; }
+  CompareView* compare() const { return compare_; }
+  InspectorView* inspector() const { return inspector_; }
+  AnalysisSession* analysis() const { return analysis_; }
+  QTabWidget* tabs() const { return tabs_; }
+  void showPage(QWidget* page);  // the tab holding page (Compare and Inspect sit in scroll areas)
   const RunData& runData() const { return runData_; }
   QString logText() const;
 
@@ -77,6 +85,10 @@ class MainWindow : public QMainWindow {
   void onRunFinished(const rwkv::TuneSummary& s);
   void onRunFailed(const ErrorReport& r);
   void onRunningChanged(bool running);
+  void buildAnalysis();           // main_window_analysis.cpp: the Compare and Inspect tabs
+  void updateAnalysisContext();   // model, tokenizer, data set and split settings -> those tabs
+  void setDemoMode(bool on);
+  void offerTunedState(const QString& path);  // a finished run's state becomes a compare column
   void saveSettings() const;
   void restoreSettings();
   QString autoOutPath() const;
@@ -92,6 +104,11 @@ class MainWindow : public QMainWindow {
   QPlainTextEdit* log_;
   QAction *startAct_, *pauseAct_, *stopAct_, *saveStateAct_, *resumeLastAct_;
   QTimer previewDebounce_;
+  QTimer analysisDebounce_;
+  AnalysisSession* analysis_ = nullptr;
+  CompareView* compare_ = nullptr;
+  InspectorView* inspector_ = nullptr;
+  QByteArray preDemoState_, preDemoGeometry_;  // dock layout and window before demo mode
   RunData runData_;
   rwkv::TuneConfig runConfig_;
   Load model_ = Load::None, data_ = Load::None;

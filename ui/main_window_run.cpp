@@ -6,6 +6,7 @@
 #include <QStandardPaths>
 #include <QTabWidget>
 
+#include "analysis_session.h"
 #include "command_preview.h"
 #include "engine_session.h"
 #include "history_view.h"
@@ -55,6 +56,7 @@ bool MainWindow::startRun() {
   if (runConfig_.out.empty()) runConfig_.out = autoOutPath().toStdString();
   runConfig_.resume = resume_.toStdString();
   resume_.clear();
+  analysis_->cancel();  // the engine thread is needed now: compare / inspect requests give way
   monitor_->clear();
   runData_.clear();
   tabs_->setCurrentWidget(monitor_);
@@ -125,6 +127,7 @@ void MainWindow::onRunFinished(const rwkv::TuneSummary& s) {
   }
   banner_->showMessage(s.cancelled ? MessageBanner::Warning : MessageBanner::Info, text);
   log(text);
+  if (!s.out_path.empty()) offerTunedState(QString::fromStdString(s.out_path));
 }
 
 void MainWindow::onRunFailed(const ErrorReport& r) {

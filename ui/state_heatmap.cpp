@@ -64,7 +64,8 @@ StateHeatmap::StateHeatmap(QWidget* parent) : QWidget(parent), plot_(new QCustom
   controls->addWidget(new QLabel("Head"));
   controls->addWidget(head_);
   controls->addWidget(diff_);
-  controls->addWidget(new QLabel("Snapshot"));
+  scrubLabel_ = new QLabel("Snapshot");
+  controls->addWidget(scrubLabel_);
   controls->addWidget(scrub_, 1);
   controls->addWidget(stepLabel_);
   auto* layout = new QVBoxLayout(this);
@@ -117,6 +118,14 @@ void StateHeatmap::addSnapshot(const rwkv::StateSnapshot& s) {
     r.raw = std::max(r.raw, double(std::fabs(s.values[k])));
     if (k < ref.values.size()) r.diff = std::max(r.diff, std::fabs(double(s.values[k]) - ref.values[k]));
   }
+}
+
+void StateHeatmap::setTerms(const QString& stepWord, const QString& valueLabel, const QString& diffLabel) {
+  stepWord_ = stepWord;
+  valueLabel_ = valueLabel;
+  diffLabel_ = diffLabel;
+  scrubLabel_->setText(stepWord.left(1).toUpper() + stepWord.mid(1));
+  showCurrent();
 }
 
 int StateHeatmap::snapshotCount() const {
@@ -175,7 +184,10 @@ void StateHeatmap::showCurrent() {
       map_->data()->setCell(j, i, v);  // x = key j, y = value i
     }
   map_->setDataRange(QCPRange(-range, range));
-  scale_->setLabel(diff ? "S0 - initial" : "S0 value");
+  // The matrix range now, not only after the next layout: tick vectors are made before afterLayout.
+  plot_->xAxis->setRange(-0.5, size - 0.5);
+  plot_->yAxis->setRange(-0.5, size - 0.5);
+  scale_->setLabel(diff ? diffLabel_ : valueLabel_);
   // Ticks only on the matrix (the view may be wider than it): every 1, 2, 4, ... blocks.
   const int every = size <= 8 ? 1 : size <= 16 ? 2 : size <= 40 ? 5 : 10;
   for (QCPAxis* axis : {plot_->xAxis, plot_->yAxis}) {
@@ -184,7 +196,7 @@ void StateHeatmap::showCurrent() {
     axis->setTicker(ticks);
   }
   shownStep_ = s.step;
-  stepLabel_->setText(QString("step %1 (%2 of %3)%4").arg(s.step).arg(idx + 1).arg(snaps.size())
-                          .arg(diff ? QString(" − step %1").arg(ref.step) : QString()));
+  stepLabel_->setText(QString("%1 %2 (%3 of %4)%5").arg(stepWord_).arg(s.step).arg(idx + 1).arg(snaps.size())
+                          .arg(diff ? QString(" − %1 %2").arg(stepWord_).arg(ref.step) : QString()));
   plot_->replot(QCustomPlot::rpQueuedReplot);
 }

@@ -26,6 +26,9 @@ class StateHeatmap : public QWidget {
   void clear();
   void addSnapshot(const rwkv::StateSnapshot& s);  // the first one of a head is its reference
   void refresh();                                  // combo, scrubber and image
+  // Words for other uses than S0 during tuning (the inspector: "token", "S_t value", "S_t − S_0").
+  void setTerms(const QString& stepWord, const QString& valueLabel, const QString& diffLabel);
+  QSlider* scrubber() const { return scrub_; }
 
   QCustomPlot* plot() const { return plot_; }
   QCPColorMap* colorMap() const { return map_; }
@@ -49,6 +52,7 @@ class StateHeatmap : public QWidget {
   QCheckBox* diff_;
   QSlider* scrub_;
   QLabel* stepLabel_;
+  QLabel* scrubLabel_;
   QMap<Key, QVector<rwkv::StateSnapshot>> byHead_;
   struct Range {
     double raw = 0, diff = 0;  // max |S0| and max |S0 - first| over the head's snapshots
@@ -56,4 +60,5 @@ class StateHeatmap : public QWidget {
   QMap<Key, Range> ranges_;  // kept as snapshots arrive: one colour scale per head while scrubbing
   QVector<double> shown_;
   int shownStep_ = -1;
+  QString stepWord_ = "step", valueLabel_ = "S0 value", diffLabel_ = "S0 - initial";
 };
