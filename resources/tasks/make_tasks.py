@@ -6,8 +6,9 @@ Python keeps stable across versions), so the same seed writes byte-identical fil
 
   (a) arith   multi-step arithmetic word problems; worked solution ending "#### <number>" (GSM8K)
   (b) facts   four-option questions over the world's facts (MMLU-like); answer = a letter
-  (c) format  questions about a person answered as a registry card, "Card: <name> | <field> = <value>",
-              instead of the sentence the pretraining chats use; the task tuning is shown on
+  (c) format  questions about a person answered in the registry-card form "<name> | <field> = <value>"
+              (as the corpus's registry listings write facts) instead of the sentence the
+              pretraining chats use; the task state tuning is shown on
 
 Outputs (JSON Lines, {"question", "answer"} so the tuner and `rwkv-tune eval` read them as is):
   <out>/{arith,facts,format}_{train,eval}.jsonl and <out>/facts_eval.csv (the MMLU CSV layout)
@@ -82,32 +83,33 @@ def choice_question(rng, p, field, values):
 
 
 def arith_problem(rng, people):
-    """Two or three steps with small numbers; the solution states every step."""
+    """Two or three steps with up to three-digit numbers (hard enough that the small demo model
+    makes mistakes); the solution states every step."""
     p, q = rng.sample(people, 2)
     a, b = p["name"], q["name"]
     item = rng.choice(ITEMS)
     kind = rng.randrange(4)
     if kind == 0:  # buy then give away
-        x, y = rng.randrange(5, 60), rng.randrange(2, 40)
+        x, y = rng.randrange(100, 900), rng.randrange(10, 500)
         z = rng.randrange(1, x + y)
         r = x + y - z
         text = "{a} has {x} {i}. {a} buys {y} more and then gives {z} to {b}. How many {i} does {a} have now?"
         sol = "{a} starts with {x} {i}. After buying {y} more: {x} + {y} = {s}. After giving {z} away: {s} - {z} = {r}."
         s = x + y
     elif kind == 1:  # boxes times per box, plus extra
-        x, y, z = rng.randrange(2, 10), rng.randrange(2, 10), rng.randrange(1, 30)
+        x, y, z = rng.randrange(2, 10), rng.randrange(12, 100), rng.randrange(1, 200)
         s, r = x * y, x * y + z
         text = "{a} packs {x} boxes with {y} {i} in each box and has {z} loose {i}. How many {i} does {a} have in all?"
         sol = "The boxes hold {x} * {y} = {s} {i}. With the loose ones: {s} + {z} = {r}."
     elif kind == 2:  # two people pool then share
-        x, y = rng.randrange(3, 50), rng.randrange(3, 50)
+        x, y = rng.randrange(20, 400), rng.randrange(20, 400)
         s = x + y
-        z = rng.choice([d for d in range(2, 7) if s % d == 0] or [1])
+        z = rng.choice([d for d in range(2, 10) if s % d == 0] or [1])
         r = s // z
         text = "{a} has {x} {i} and {b} has {y} {i}. They put them together and share them equally among {z} friends. How many {i} does each friend get?"
         sol = "Together they have {x} + {y} = {s} {i}. Shared among {z}: {s} / {z} = {r}."
     else:  # three steps: earn, earn again, spend
-        x, y, w = rng.randrange(2, 40), rng.randrange(2, 40), rng.randrange(2, 40)
+        x, y, w = rng.randrange(10, 400), rng.randrange(10, 400), rng.randrange(10, 400)
         s = x + y
         z = rng.randrange(1, s + w)
         t = s + w
@@ -176,7 +178,8 @@ def main():
 
     # Format task: 60 train, 60 held-out prompts over people/fields disjoint from each other.
     fmt_pairs = pairs[200:320]
-    fmt_rows = [{"question": QUESTIONS[f].format(n=p["name"]), "answer": card(p, f)} for p, f in fmt_pairs]
+    fmt_rows = [{"question": QUESTIONS[f].format(n=p["name"]), "answer": card(p, f)[len("Card: "):]}
+                for p, f in fmt_pairs]
     format_train, format_eval = fmt_rows[:60], fmt_rows[60:]
 
     os.makedirs(args.out, exist_ok=True)
@@ -190,10 +193,10 @@ def main():
 
     if args.corpus:
         held_out = {r["question"] for r in arith_eval}
-        write_corpus(args.corpus, rng, people, arith_train, facts_train, args.corpus_rounds, held_out)
+        write_corpus(args.corpus, rng, people, arith_train, facts_train, pairs[200:], args.corpus_rounds, held_out)
 
 
-def write_corpus(path, rng, people, arith_train, facts_train, rounds, held_out):
+def write_corpus(path, rng, people, arith_train, facts_train, train_pairs, rounds, held_out):
     """Documents in random order. Chats are {"question","answer"} so they are rendered and
     tokenized exactly as the tuner renders them; prose is {"text"}."""
     docs = []
@@ -215,6 +218,9 @@ def write_corpus(path, rng, people, arith_train, facts_train, rounds, held_out):
             docs.append({"text": "\n".join(lines)})
         for _ in range(len(people) // 4):
             docs.append({"text": filler(rng)})
+        for _ in range(300):  # fresh option orders over the train facts: the skill of answering by letter
+            p, f = rng.choice(train_pairs)
+            docs.append(choice_question(rng, p, f, dict(FIELDS)[f])[0])
         for _ in range(2000):  # fresh problems, so arithmetic is learnt rather than memorised
             r = arith_problem(rng, people)
             if r["question"] not in held_out:
