@@ -1,24 +1,24 @@
 // rwkv-studio: the GUI. Thin: parse the command line, open the main window. Without --model and
-// --data it reopens the previous session's files, else the demo: the tiny fixture model from
-// ../shared and the bundled sample Q/A dataset, ready to press Start.
+// --data it reopens the previous session's files, else the demo: the project's demo-small model
+// and its format task (resources/), ready to press Start.
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
-#include <QStandardPaths>
 
 #include "main_window.h"
 
 namespace {
 
-// The bundled sample dataset, copied out of the resources (the engine reads real files).
-QString sampleDataset() {
-  const QString dir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
-  QDir().mkpath(dir);
-  const QString path = dir + "/sample_qa.jsonl";
-  if (!QFileInfo::exists(path)) QFile::copy(":/data/sample_qa.jsonl", path);
-  return QFileInfo::exists(path) ? path : QString();
+// A file of the demo (models/demo-small.safetensors, tasks/format_train.jsonl): beside an
+// installed binary (../share/rwkv-studio/), else in the source tree it was built from; "" if absent.
+QString demoFile(const QString& rel) {
+  for (const QString& root : {QCoreApplication::applicationDirPath() + "/../share/rwkv-studio", QString(RWKV_RESOURCE_DIR)}) {
+    const QString path = QDir::cleanPath(root + "/" + rel);
+    if (QFileInfo::exists(path)) return path;
+  }
+  return {};
 }
 
 }  // namespace
@@ -44,10 +44,8 @@ int main(int argc, char** argv) {
   QStringList reopened;
   if (!cli.isSet(model) && !cli.isSet(data) && !cli.isSet(fresh)) reopened = w.restoreLastFiles();
   if (reopened.isEmpty()) {
-    const QString demoModel =
-        QDir::cleanPath(RWKV_DEFAULT_SHARED_DIR "/fixtures/rwkv-cpp/tiny-rwkv-7v0-834K-FP32.bin");
-    const QString m = cli.isSet(model) ? cli.value(model) : QFileInfo::exists(demoModel) ? demoModel : QString();
-    const QString d = cli.isSet(data) ? cli.value(data) : sampleDataset();
+    const QString m = cli.isSet(model) ? cli.value(model) : demoFile("models/demo-small.safetensors");
+    const QString d = cli.isSet(data) ? cli.value(data) : demoFile("tasks/format_train.jsonl");
     if (!m.isEmpty()) w.openModel(m);
     if (!d.isEmpty()) w.openDataset(d);
   }

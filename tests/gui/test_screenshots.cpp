@@ -5,7 +5,6 @@
 // folder, and the test still checks that every image was written and is not blank.
 #include <QDir>
 #include <QFile>
-#include <random>
 #include <QImage>
 #include <QListWidget>
 #include <QPushButton>
@@ -18,7 +17,6 @@
 #include "compare_view.h"
 #include "engine_session.h"
 #include "inspector_view.h"
-#include "python.h"
 #include "rwkv/dataset.h"
 #include "rwkv/tuner.h"
 #include "fixtures.h"
@@ -38,23 +36,10 @@ int distinctColours(const QImage& img) {
   return seen.size();
 }
 
-// Made-up facts ("What color is the fuzak?" -> "Red."), one JSON line each; returns the questions.
-QStringList writeFacts(const QString& path, int n) {
-  const std::string cons = "bdfgklmnprstvz", vow = "aeiou";
-  const char* colors[] = {"Red", "Blue", "Green", "Pink"};
-  std::mt19937_64 r(1);
-  QFile f(path);
-  f.open(QIODevice::WriteOnly);
-  QStringList questions;
-  while (questions.size() < n) {
-    const std::string w{cons[r() % 14], vow[r() % 5], cons[r() % 14], vow[r() % 5], cons[r() % 14]};
-    const QString q = QString("What color is the %1?").arg(QString::fromStdString(w));
-    if (questions.contains(q)) continue;
-    questions << q;
-    f.write(QString("{\"question\": \"%1\", \"answer\": \"%2.\"}\n").arg(q, colors[r() % 4]).toUtf8());
-  }
-  return questions;
-}
+// The demo: demo-small and the format task (its tuned state answers "<name> | <field> = <value>"
+// where the base model answers with a sentence).
+QString demoModel() { return fixtures::sourceDir() + "/resources/models/demo-small.safetensors"; }
+QString demoData() { return fixtures::sourceDir() + "/resources/tasks/format_train.jsonl"; }
 
 }  // namespace
 
@@ -82,9 +67,8 @@ class Screenshots : public QObject {
   }
 
   void mainStates() {
-    REQUIRE_FIXTURE(model, fixtures::kTinyFp32);
-    const QString data = fixtures::sourceDir() + "/resources/data/sample_qa.jsonl";
-    QVERIFY2(QFileInfo::exists(data), qPrintable(data));
+    const QString model = demoModel(), data = demoData();
+    QVERIFY2(QFileInfo::exists(model) && QFileInfo::exists(data), qPrintable(model + " / " + data));
     MainWindow w;
     w.resize(1440, 900);
     w.show();
@@ -101,14 +85,14 @@ class Screenshots : public QObject {
     shoot(w, "dataset");
 
     gui::typePath(&w, "outPath", tmp_.filePath("shot.rwkvstate"));
-    gui::setInt(&w, "ctxLen", 128);
+    gui::setInt(&w, "ctxLen", 64);
     // Long enough for readable curves in the docs; short in ctest (the images are only checked).
     const int steps = qEnvironmentVariableIsSet("RWKV_SCREENSHOT_DIR") ? 90 : 24;
     gui::setInt(&w, "maxSteps", steps);
     gui::setInt(&w, "microBsz", 4);
     gui::setInt(&w, "evalEvery", 10);
     gui::setInt(&w, "snapshotEvery", 3);
-    gui::setText(&w, "lr", "0.05");
+    gui::setText(&w, "lr", "0.2");
     QSignalSpy finished(w.session(), &EngineSession::runFinished);
     QTest::mouseClick(gui::child<QPushButton>(&w, "startButton"), Qt::LeftButton);
     QTRY_VERIFY_WITH_TIMEOUT(int(w.runData().steps().size()) >= steps / 2, 120000);
@@ -132,25 +116,19 @@ class Screenshots : public QObject {
   void compareAndInspect();
 };
 
-// The compare and inspector views. The tiny fixture answers " the the the..." whatever its state
-// (its attention path is barely trained), so these use a small torch-made model whose attention
-// responds to the state (tests/python/tuner_make_model.py), its S0 tuned here on made-up facts: the
-// base model babbles bytes, the tuned state answers the colours it was trained on.
+// The compare and inspector views on the demo: a state tuned here on the format task, shown on
+// questions it was not tuned on (the eval split, and format_eval.jsonl's people).
 void Screenshots::compareAndInspect() {
-  const QString model = tmp_.filePath("steerable.pth"), data = tmp_.filePath("facts.jsonl");
-  RUN_PYTHON("tuner_make_model.py", (QStringList{"--out", model, "--embd", "64", "--layers", "2", "--head-size", "16",
-                                                 "--head-scale", "4", "--gate-scale", "1.5", "--ffn-scale", "0.2",
-                                                 "--seed", "0"}));
-  const QStringList questions = writeFacts(data, 24);
+  const QString model = demoModel(), data = demoData();
   rwkv::TuneConfig cfg;
   cfg.model = model.toStdString();
   cfg.data = data.toStdString();
-  cfg.out = tmp_.filePath("facts.rwkvstate").toStdString();
-  cfg.ctx_len = 128;
-  cfg.max_steps = 300;
+  cfg.out = tmp_.filePath("format.rwkvstate").toStdString();
+  cfg.ctx_len = 64;
+  cfg.epochs = 30;
   cfg.micro_bsz = 4;
-  cfg.lr = 0.3;
-  cfg.lr_final = 0.03;
+  cfg.lr = 0.2;
+  cfg.lr_final = 0.01;
   cfg.eval_every = 0;
   cfg.eval_fraction = 0.25;
   cfg.seed = 7;
@@ -158,6 +136,7 @@ void Screenshots::compareAndInspect() {
   cfg.snapshot_every = 0;
   const QString state = QString::fromStdString(rwkv::Tuner(cfg).run().out_path);
   QVERIFY(!state.isEmpty());
+  const QStringList questions{"Where does Kleenzem live?", "What is Drubren's job?"};  // format_eval.jsonl
 
   MainWindow w;
   w.resize(1440, 900);
@@ -170,10 +149,9 @@ void Screenshots::compareAndInspect() {
   w.showPage(cmp);
   cmp->addState(state);
   QTRY_VERIFY_WITH_TIMEOUT(cmp->promptList()->count() > 0, 30000);
-  // A question the state was tuned on (the eval split's are held out: made-up facts cannot be guessed).
   const QString prompt = QString::fromStdString(rwkv::chat_prompt(questions[1].toStdString()));
   cmp->setPrompt(prompt);
-  cmp->setMaxTokens(6);  // the answer; the random model babbles after it
+  cmp->setMaxTokens(24);
   QTest::mouseClick(gui::child<QPushButton>(cmp, "compareRun"), Qt::LeftButton);
   QTRY_VERIFY_WITH_TIMEOUT(!cmp->isRunning(), 60000);
   shoot(w, "compare");
@@ -198,7 +176,7 @@ void Screenshots::compareAndInspect() {
   w.showPage(ins);
   ins->setPrompt(prompt);
   ins->setStatePath(state);
-  ins->setAnswerTokens(6);
+  ins->setAnswerTokens(12);
   QSignalSpy inspected(ins, &InspectorView::inspected);
   QTest::mouseClick(gui::child<QPushButton>(ins, "inspectRun"), Qt::LeftButton);
   QVERIFY(inspected.wait(60000));
