@@ -1,5 +1,5 @@
 // The hyperparameter form: every TuneConfig setting except the file paths, with tooltips,
-// presets (Default / Quick / Careful) and validation that says, per field, what is wrong.
+// presets (Default / Quick / Careful / Demo) and validation that says, per field, what is wrong.
 #pragma once
 #include <QMap>
 #include <QStringList>
@@ -20,7 +20,7 @@ class HyperparamForm : public QWidget {
   // sentence per problem; empty when the values are valid.
   QStringList read(rwkv::TuneConfig* cfg) const;
   void write(const rwkv::TuneConfig& cfg);  // paths are ignored
-  static QStringList presetNames();          // "Default", "Quick", "Careful"
+  static QStringList presetNames();          // "Default", "Quick", "Careful", "Demo"
   void applyPreset(const QString& name);
 
  Q_SIGNALS:

@@ -7,7 +7,9 @@
 #include <QFile>
 #include <QFileInfo>
 
+#include "hyperparam_form.h"
 #include "main_window.h"
+#include "setup_panel.h"
 
 namespace {
 
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
     const QString d = cli.isSet(data) ? cli.value(data) : demoFile("tasks/format_train.jsonl");
     if (!m.isEmpty()) w.openModel(m);
     if (!d.isEmpty()) w.openDataset(d);
+    if (!cli.isSet(model) && !cli.isSet(data)) w.setup()->form()->applyPreset("Demo");
   }
   return app.exec();
 }
