@@ -6,8 +6,6 @@
 
 namespace rwkv {
 
-// The whole file; Error(Io) naming the path (and that it is a folder, `what` = "a CSV file").
-std::string read_text_file(const std::string& path, const char* what);
 // Error(Format) naming the file and the first issues with their lines when set has no items.
 void require_items(const EvalSet& set, int n_records);
 

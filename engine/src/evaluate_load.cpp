@@ -1,9 +1,7 @@
 // load_eval_set / parse_eval_jsonl: eval items from the tuner's JSON Lines shapes. Each record is
 // rendered by the tuner's own render_record(), so a prompt is exactly the text the tuner trained
 // the answer after: everything before the last target segment. CSV files go to evaluate_csv.cpp.
-#include <sys/stat.h>
 
-#include <cerrno>
 #include <algorithm>
 #include <cstring>
 #include <fstream>
@@ -12,6 +10,7 @@
 
 #include "dataset_render.h"
 #include "evaluate_internal.h"
+#include "read_file.h"
 #include "rwkv/error.h"
 #include "rwkv/evaluate.h"
 
@@ -50,18 +49,6 @@ bool to_item(const RenderedSample& r, EvalItem* item, std::string* why) {
 }
 
 }  // namespace
-
-std::string read_text_file(const std::string& path, const char* what) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) throw Error(ErrorKind::Io, path + ": cannot open: " + std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) throw Error(ErrorKind::Io, path + ": is a folder, not " + what);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::Io, path + ": cannot open: " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw Error(ErrorKind::Io, path + ": read error");
-  return ss.str();
-}
 
 // Throws Error(Format) when nothing is usable, listing the first issues with their lines.
 void require_items(const EvalSet& set, int n_records) {
@@ -126,7 +113,7 @@ EvalSet eval_split(const std::string& data_path, const Tokenizer& tok, int ctx_l
   if (lines.empty()) return set;
   EvalSet whole;
   try {
-    whole = parse_eval_jsonl(read_text_file(data_path, "a JSON Lines file"), data_path);
+    whole = parse_eval_jsonl(read_file(data_path, "a JSON Lines file"), data_path);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::Format) throw;
     return set;  // only text records: nothing to ask
@@ -138,7 +125,7 @@ EvalSet eval_split(const std::string& data_path, const Tokenizer& tok, int ctx_l
 
 EvalSet load_eval_set(const std::string& path) {
   const bool csv = path.size() >= 4 && (ends_with(path, ".csv") || ends_with(path, ".CSV"));
-  const std::string content = read_text_file(path, csv ? "a CSV file" : "a JSON Lines file");
+  const std::string content = read_file(path, csv ? "a CSV file" : "a JSON Lines file");
   return csv ? parse_eval_csv(content, path) : parse_eval_jsonl(content, path);
 }
 

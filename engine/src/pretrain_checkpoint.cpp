@@ -1,9 +1,8 @@
 // Pretraining files (see pretrain_checkpoint.h).
 #include "pretrain_checkpoint.h"
 
-#include <fstream>
-#include <sstream>
 
+#include "read_file.h"
 #include "rwkv/error.h"
 #include "rwkv/state_file.h"
 #include "safetensors_write.h"
@@ -18,14 +17,6 @@ std::string st_dtype(torch::ScalarType t) {
     case torch::kHalf: return "F16";
     default: throw Error(ErrorKind::Argument, std::string("encode_tensor_map: unsupported dtype ") + c10::toString(t));
   }
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(ErrorKind::Io, "cannot read " + path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 }  // namespace
@@ -54,7 +45,7 @@ void save_pretrain_checkpoint(const std::string& path, const PretrainCheckpoint&
 }
 
 PretrainCheckpoint load_pretrain_checkpoint(const std::string& path) {
-  const auto meta = safetensors_metadata(read_all(path), path);
+  const auto meta = safetensors_metadata(read_file(path, "a pretraining checkpoint"), path);
   for (const char* k : {"rwkv_studio_pretrain_ckpt", "step", "adam_t", "recipe"})
     if (!meta.count(k)) throw Error(ErrorKind::Format, path + ": not a pretraining checkpoint (no '" + k + "' metadata)");
   auto t = read_safetensors(path);

@@ -2,14 +2,11 @@
 // checks; the layouts themselves are in state_file_{ours,peft,ai00}.cpp.
 #include "rwkv/state_file.h"
 
-#include <sys/stat.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
+#include "read_file.h"
 #include "rwkv/error.h"
 #include "safetensors_write.h"
 #include "state_file_formats.h"
@@ -27,18 +24,6 @@ std::string extension(const std::string& path) {
   const auto dot = path.find_last_of('.');
   if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
   return lower(path.substr(dot));
-}
-
-std::string read_whole(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) throw Error(ErrorKind::Io, path + ": cannot open: " + std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) throw Error(ErrorKind::Io, path + ": is a folder, not a state file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::Io, path + ": cannot open: " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw Error(ErrorKind::Io, path + ": read error");
-  return ss.str();
 }
 
 std::string dims_text(int L, int H, int N) {
@@ -83,7 +68,7 @@ void save_state(const std::string& path, const InitialState& s0, StateFormat for
 
 StateFile load_state(const std::string& path) {
   // State files are small (L*H*N*N values): reading the whole file to sniff it is fine.
-  const std::string bytes = read_whole(path);
+  const std::string bytes = read_file(path, "a state file");
   StateFile out;
   if (bytes.size() >= 4 && bytes.compare(0, 4, "PK\x03\x04", 4) == 0) {
     out = decode_state_peft(path);

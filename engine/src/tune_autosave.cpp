@@ -6,9 +6,8 @@
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
+#include "read_file.h"
 #include "rwkv/error.h"
 #include "rwkv/state_file.h"
 
@@ -44,14 +43,6 @@ std::string encode(const std::vector<std::pair<std::string, torch::Tensor>>& ten
   bytes += h;
   for (const auto& nt : tensors) bytes.append(static_cast<const char*>(nt.second.data_ptr()), nt.second.numel() * 4);
   return bytes;
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(ErrorKind::Io, "cannot open autosave " + path + ": " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 [[noreturn]] void corrupt(const std::string& path, const std::string& what) {
@@ -109,7 +100,7 @@ void write_autosave(const std::string& path, const AutosaveData& a) {
 }
 
 AutosaveData read_autosave(const std::string& path) {
-  const std::string bytes = read_all(path);
+  const std::string bytes = read_file(path, "an autosave");
   if (bytes.size() < 8) corrupt(path, "file is " + std::to_string(bytes.size()) + " bytes, too short for safetensors");
   uint64_t hl = 0;
   for (int i = 0; i < 8; ++i) hl |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[i])) << (8 * i);
