@@ -130,10 +130,17 @@ void AnswerColumn::render() {
     const CompareToken& t = tokens_[i];
     QString style;
     if (colouring_) style += "background-color:" + probabilityColour(t.prob).name() + ";";
-    if (i == divergence_) style += "font-weight:bold; text-decoration: underline; color:#b71c1c;";
     // An empty piece (held back) still gets a hover target when it is the divergence point.
-    const QString shown = t.text.isEmpty() && i == divergence_ ? QString(QChar(0x2038)) : t.text;
-    html += QString("<a href=\"t:%1\"><span style=\"%2\">%3</span></a>").arg(i).arg(style, htmlText(shown));
+    QString shown = t.text.isEmpty() && i == divergence_ ? QString(QChar(0x2038)) : t.text;
+    QString lead;  // the divergent token's leading spaces stay un-underlined (an underlined space reads as "_")
+    if (i == divergence_) {
+      while (!shown.isEmpty() && shown.front() == ' ') lead += ' ', shown.remove(0, 1);
+      if (shown.isEmpty()) std::swap(shown, lead);  // a token of spaces only: underline them after all
+    }
+    const QString mark = i == divergence_ ? "font-weight:bold; text-decoration: underline; color:#b71c1c;" : "";
+    html += QString("<a href=\"t:%1\"><span style=\"%2\">%3</span><span style=\"%2%4\">%5</span></a>")
+                .arg(i)
+                .arg(style, htmlText(lead), mark, htmlText(shown));
   }
   html += htmlText(tail_) + "</div>";
   QScrollBar* bar = view_->verticalScrollBar();
