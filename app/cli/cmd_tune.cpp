@@ -79,6 +79,18 @@ void declare(ArgParser& a) {
   a.option("snapshot-every", "N", "steps between state snapshots for observers, 0 = off", std::to_string(d.snapshot_every));
   a.repeatable("snapshot-head", "L,H", "layer and head to snapshot (default: first and last layer, head 0)");
   a.option("snapshot-size", "N", "snapshot side after downsampling", std::to_string(d.snapshot_size));
+  a.option("method", "M", "plain (S0 only) or kernel (S0 plus the kernel-upscaled state U0)", d.method);
+  a.option("kernel-m", "M", "kernel features per head (memory grows as M^2 per head)", std::to_string(d.kernel_m));
+  a.option("kernel-support", "S", "support vectors from the training keys: kmeans (k-means++) or random",
+           d.kernel_support);
+  a.option("kernel-gamma", "G", "Gaussian width, 0 = median heuristic", fmt("%g", d.kernel_gamma));
+  a.flag("kernel-write", "let tokens write into U (U += beta (Q^T v)(R phi(k))^T, beta trainable from 0)");
+  a.option("kernel-lr", "LR", "peak learning rate of U0 and beta, 0 = --lr", fmt("%g", d.kernel_lr));
+  a.option("dbp", "MODE", "decorrelated backpropagation of the kernel features: off, loss or update", d.dbp);
+  a.option("dbp-alpha", "A", "loss mode: weight of the decorrelation loss", fmt("%g", d.dbp_alpha));
+  a.option("dbp-lambda", "L", "weight of the unit-variance term in the decorrelation loss", fmt("%g", d.dbp_lambda));
+  a.option("dbp-lr", "LR", "loss mode: AdamW learning rate of R", fmt("%g", d.dbp_lr));
+  a.option("dbp-eta", "E", "update mode: step of R <- R - eta (E[zz^T] - diag E[z^2]) R", fmt("%g", d.dbp_eta));
   a.flag("dry-run", "print the resolved settings as JSON and exit without tuning");
 }
 
@@ -127,6 +139,17 @@ rwkv::TuneConfig resolve_config(const ArgParser& a) {
   str("device", &c.device);
   integer("snapshot-every", &c.snapshot_every);
   integer("snapshot-size", &c.snapshot_size);
+  str("method", &c.method);
+  integer("kernel-m", &c.kernel_m);
+  str("kernel-support", &c.kernel_support);
+  number("kernel-gamma", &c.kernel_gamma);
+  if (a.has("kernel-write")) c.kernel_write = true;
+  number("kernel-lr", &c.kernel_lr);
+  str("dbp", &c.dbp);
+  number("dbp-alpha", &c.dbp_alpha);
+  number("dbp-lambda", &c.dbp_lambda);
+  number("dbp-lr", &c.dbp_lr);
+  number("dbp-eta", &c.dbp_eta);
   if (a.has("snapshot-head")) {
     c.snapshot_heads.clear();
     for (const auto& s : a.all("snapshot-head")) {

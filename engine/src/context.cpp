@@ -2,6 +2,7 @@
 #include "rwkv/context.h"
 
 #include "context_impl.h"
+#include "kernel_state.h"
 #include "rwkv/error.h"
 
 namespace rwkv {
@@ -15,10 +16,22 @@ Context::Context(Context&&) noexcept = default;
 Context& Context::operator=(Context&&) noexcept = default;
 
 void Context::set_initial_state(const InitialState& s0) {
+  impl_->kernel.reset();
+  impl_->kernel_u0.clear();
   if (s0.empty()) {
     impl_->s0 = torch::Tensor();
   } else {
     impl_->s0 = initial_state_to_tensor(s0, model_->dims(), model_->impl().device);
+    if (s0.kernel) {
+      const auto& d = model_->dims();
+      if (s0.kernel->n_layer != d.n_layer || s0.kernel->n_head != d.n_head || s0.kernel->head_size != d.head_size)
+        throw Error(ErrorKind::Mismatch, "the kernel part of the state is for L=" + std::to_string(s0.kernel->n_layer) +
+                                             " H=" + std::to_string(s0.kernel->n_head) + " N=" +
+                                             std::to_string(s0.kernel->head_size) + ", the model has L=" +
+                                             std::to_string(d.n_layer) + " H=" + std::to_string(d.n_head) +
+                                             " N=" + std::to_string(d.head_size));
+      impl_->kernel = kernel_ext_from_state(*s0.kernel, model_->impl().device, &impl_->kernel_u0);
+    }
   }
   reset();
 }
@@ -29,6 +42,8 @@ void Context::reset() {
   impl_->state = RecurrentState::zeros(m, 1);
   if (impl_->s0.defined())
     for (size_t l = 0; l < impl_->state.wkv.size(); ++l) impl_->state.wkv[l] = impl_->s0[l].unsqueeze(0).clone();
+  impl_->state.kernel = impl_->kernel;
+  for (const auto& u : impl_->kernel_u0) impl_->state.ups.push_back(u.unsqueeze(0).clone());
 }
 
 static torch::Tensor token_tensor(const std::vector<int>& tokens, int n_vocab) {
@@ -57,7 +72,7 @@ std::vector<float> Context::eval(const std::vector<int>& tokens, bool all_logits
 std::vector<float> Context::step(int token) {
   c10::InferenceMode guard;
   const auto& m = model_->impl();
-  if (decode_graph_enabled(m)) {
+  if (decode_graph_enabled(m) && !impl_->state.kernel) {  // the captured graph has no kernel part
     if (token < 0 || token >= m.info.dims.n_vocab) token_tensor({token}, m.info.dims.n_vocab);  // throws
     if (!impl_->graph) impl_->graph = std::make_unique<DecodeGraph>(m);
     return to_vector(impl_->graph->step(token, impl_->state));
@@ -95,7 +110,7 @@ void Context::copy_state_from(const Context& other) {
     return out;
   };
   impl_->state = {clone(other.impl_->state.att_shift), clone(other.impl_->state.ffn_shift),
-                  clone(other.impl_->state.wkv)};
+                  clone(other.impl_->state.wkv), other.impl_->state.kernel, clone(other.impl_->state.ups)};
 }
 
 torch::Tensor initial_state_to_tensor(const InitialState& s0, const ModelDims& d, torch::Device device) {
@@ -113,7 +128,7 @@ torch::Tensor initial_state_to_tensor(const InitialState& s0, const ModelDims& d
 
 InitialState tensor_to_initial_state(const torch::Tensor& t, const ModelDims& d) {
   auto c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-  InitialState s{d.n_layer, d.n_head, d.head_size, {}};
+  InitialState s{d.n_layer, d.n_head, d.head_size, {}, nullptr};
   s.wkv.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
   return s;
 }

@@ -11,6 +11,8 @@ namespace rwkv {
 struct Context::Impl {
   RecurrentState state;  // batch 1
   torch::Tensor s0;      // [L,H,N,N] fp32, or undefined for zeros
+  std::shared_ptr<const KernelExt> kernel;  // kernel-upscaled state, or null
+  std::vector<torch::Tensor> kernel_u0;     // L x [H,M,M] with `kernel`
   std::unique_ptr<DecodeGraph> graph;  // CUDA: step() replays one captured graph per token
 };
 

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "kernel_state.h"
 #include "wkv7.h"
 
 namespace rwkv {
@@ -36,9 +37,19 @@ torch::Tensor shifted(const torch::Tensor& xs, const torch::Tensor& prev) {
 const double kDecayScale = std::exp(-0.5);  // w = exp(-e^{-0.5} * sigmoid(wr))
 
 // Time mix of one layer. xa = ln1(x) [B,T,C]; v_first [B,T,C] (undefined before layer 0).
+// Kernel-upscaled part of one layer (null = plain model): parameters, incoming U (may be
+// undefined), and where to put the outgoing U and z (either may be null).
+struct KernelCall {
+  const KernelLayer* p = nullptr;
+  bool write = false;
+  torch::Tensor u_in;
+  torch::Tensor* u_out = nullptr;
+  torch::Tensor* z = nullptr;
+};
+
 torch::Tensor time_mix(const AttWeights& p, const torch::Tensor& xa, const torch::Tensor& shift_in,
                        const torch::Tensor& s0, int64_t H, int64_t N, torch::Tensor& v_first,
-                       torch::Tensor& sT, std::vector<torch::Tensor>* trace) {
+                       torch::Tensor& sT, std::vector<torch::Tensor>* trace, const KernelCall& kc) {
   const int64_t B = xa.size(0), T = xa.size(1), C = xa.size(2);
   const auto dx = shifted(xa, shift_in) - xa;
   const auto xr = xa + dx * p.x_r, xw = xa + dx * p.x_w, xk = xa + dx * p.x_k;
@@ -66,6 +77,12 @@ torch::Tensor time_mix(const AttWeights& p, const torch::Tensor& xa, const torch
   auto out = wkv7(r4, w4, k4, v4, aa, bb, s0);                                         // y [B,T,H,N]
   sT = out[1];
   auto y = out[0].to(torch::kFloat32);
+  if (kc.p) {  // y_t += Q U_t^T R phi(r_t/|r_t|)
+    auto ko = kernel_head_output(*kc.p, kc.write, r4, w4, kk, v4, kc.u_in, kc.z != nullptr, kc.u_out != nullptr);
+    y = y + ko.extra.to(torch::kFloat32);
+    if (kc.z) *kc.z = ko.z;
+    if (kc.u_out) *kc.u_out = ko.u_out;
+  }
   // GroupNorm over each head's N values (eps 64e-5), then the per-channel affine.
   const auto mu = y.mean(-1, true);
   const auto var = (y - mu).pow(2).mean(-1, true);
@@ -103,18 +120,30 @@ torch::Tensor forward_hidden(const Model::Impl& m, const torch::Tensor& tokens, 
   torch::Tensor v_first;
   if (trace) trace->inputs.assign(d.n_layer, {});
   if (out) *out = RecurrentState{};
+  if (out) out->kernel = in.kernel;
+  if (trace) trace->kernel_z.clear();
   for (int l = 0; l < d.n_layer; ++l) {
     const auto& lw = m.layers[l];
     const auto xa = layer_norm(x, lw.ln1_w, lw.ln1_b);
-    torch::Tensor sT;
+    torch::Tensor sT, u_out, z;
+    KernelCall kc;
+    if (in.kernel) {
+      kc.p = &in.kernel->layers[l];
+      kc.write = in.kernel->write;
+      if (l < static_cast<int>(in.ups.size())) kc.u_in = in.ups[l];
+      if (out) kc.u_out = &u_out;
+      if (trace && trace->want_kernel_z) kc.z = &z;
+    }
     x = x + time_mix(lw.att, xa, in.att_shift[l], in.wkv[l], d.n_head, d.head_size, v_first, sT,
-                     trace ? &trace->inputs[l] : nullptr);
+                     trace ? &trace->inputs[l] : nullptr, kc);
+    if (trace && trace->want_kernel_z) trace->kernel_z.push_back(z);
     const auto xf = layer_norm(x, lw.ln2_w, lw.ln2_b);
     x = x + channel_mix(lw.ffn, xf, in.ffn_shift[l]);
     if (out) {
       out->att_shift.push_back(last_token(xa));
       out->ffn_shift.push_back(last_token(xf));
       out->wkv.push_back(sT);
+      if (in.kernel) out->ups.push_back(u_out);
     }
   }
   return x;

@@ -11,11 +11,17 @@
 
 namespace rwkv {
 
+struct KernelExt;  // kernel_state.h
+
 // Recurrent state of a batch of B streams, one tensor per layer.
 struct RecurrentState {
   std::vector<torch::Tensor> att_shift;  // L x [B,C]      ln1 output at the previous token
   std::vector<torch::Tensor> ffn_shift;  // L x [B,C]      ln2 output at the previous token
   std::vector<torch::Tensor> wkv;        // L x [B,H,N,N]  fp32, [value i][key j]
+  // Kernel-upscaled state (kernel_state.h): the fixed parameters and the running U per layer,
+  // L x [B,H,M,M] fp32 (empty = zeros). Null for the plain model: nothing else is computed.
+  std::shared_ptr<const KernelExt> kernel;
+  std::vector<torch::Tensor> ups;
 
   static RecurrentState zeros(const Model::Impl& m, int64_t batch);
 };
@@ -24,6 +30,9 @@ struct RecurrentState {
 struct WkvTrace {
   // per layer: r,w,k,v,a,b each [B,T,H,N] (a = -kk, b = kk*a_lr)
   std::vector<std::vector<torch::Tensor>> inputs;
+  // per layer, with a kernel state and want_kernel_z: z = R phi(r/|r|) [B,T,H,M]
+  bool want_kernel_z = false;
+  std::vector<torch::Tensor> kernel_z;
 };
 
 struct ForwardResult {

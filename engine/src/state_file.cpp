@@ -48,6 +48,13 @@ const char* state_format_name(StateFormat f) {
   return "?";
 }
 
+std::string state_export_warning(const InitialState& s0, StateFormat format) {
+  if (!s0.kernel || format == StateFormat::Ours) return "";
+  return std::string("the ") + state_format_name(format) + " format holds the plain state S0 only: the kernel-upscaled "
+         "part (M=" + std::to_string(s0.kernel->m) + ": U0, C, Q, R, gamma) is dropped, so this file behaves like a "
+         "plain state tuned alongside it; save as .rwkvstate to keep the whole state";
+}
+
 void save_state(const std::string& path, const StateFile& state) {
   check_state_for_save(state.s0, path);  // before anything touches the disk
   std::string bytes;

@@ -96,6 +96,7 @@ void write_autosave(const std::string& path, const AutosaveData& a) {
   put_group(tensors, "adam_m.", a.adam_m);
   put_group(tensors, "adam_v.", a.adam_v);
   put_group(tensors, "best_s0.", a.best_s0);
+  for (const auto& [name, t] : a.extra) tensors.emplace_back("x." + name, t.detach().to(torch::kCPU, torch::kFloat32).contiguous());
   atomic_write_file(path, encode(tensors, run.dump()));
 }
 
@@ -163,6 +164,8 @@ AutosaveData read_autosave(const std::string& path) {
       if (auto b = tensor("best_s0." + key); b.defined()) a.best_s0.push_back(b);
     }
     if (!a.best_s0.empty() && a.best_s0.size() != a.s0.size()) corrupt(path, "best_s0 has missing layers");
+    for (auto it = header.begin(); it != header.end(); ++it)
+      if (it.key().rfind("x.", 0) == 0) a.extra[it.key().substr(2)] = tensor(it.key());
   } catch (const json::exception& e) {
     corrupt(path, std::string("run record: ") + e.what());
   }

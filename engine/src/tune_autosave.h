@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,9 @@ struct AutosaveData {
   bool eval_pending = false;     // a cancel interrupted the eval of `step`: resume runs it first
   TuneHistory history;
   std::vector<torch::Tensor> s0, adam_m, adam_v, best_s0;  // L x [H,N,N] fp32 CPU (best_s0 may be empty)
+  // Further named fp32 tensors (the kernel method's parameters and optimizer moments), stored
+  // as "x.<name>".
+  std::map<std::string, torch::Tensor> extra;
 };
 
 void write_autosave(const std::string& path, const AutosaveData& a);

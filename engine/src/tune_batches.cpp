@@ -25,12 +25,15 @@ MicroBatch make_micro_batch(const std::vector<const Sample*>& samples, torch::De
     if (last == 0) throw Error(ErrorKind::Argument, "sample of line " + std::to_string(s->line) + " has no target tokens");
     T = std::max(T, last);
   }
-  std::vector<int64_t> tok(static_cast<size_t>(B * T), 0), rows, labels;
+  std::vector<int64_t> tok(static_cast<size_t>(B * T), 0), rows, labels, valid;
   MicroBatch mb;
   for (int64_t b = 0; b < B; ++b) {
     const Sample& s = *samples[b];
     const int64_t n_in = std::min<int64_t>(T, static_cast<int64_t>(s.tokens.size()));
-    for (int64_t t = 0; t < n_in; ++t) tok[b * T + t] = s.tokens[t];
+    for (int64_t t = 0; t < n_in; ++t) {
+      tok[b * T + t] = s.tokens[t];
+      valid.push_back(b * T + t);
+    }
     mb.n_tokens += n_in;
     for (int64_t t = 1; t <= n_in && t < static_cast<int64_t>(s.tokens.size()); ++t)
       if (s.target[t]) {
@@ -43,6 +46,7 @@ MicroBatch make_micro_batch(const std::vector<const Sample*>& samples, torch::De
   mb.tokens = torch::from_blob(tok.data(), {B, T}, i64).to(device, false, true);
   mb.rows = torch::from_blob(rows.data(), {mb.n_targets}, i64).to(device, false, true);
   mb.labels = torch::from_blob(labels.data(), {mb.n_targets}, i64).to(device, false, true);
+  mb.valid = torch::from_blob(valid.data(), {static_cast<int64_t>(valid.size())}, i64).to(device, false, true);
   return mb;
 }
 

@@ -19,6 +19,7 @@ struct MicroBatch {
   torch::Tensor labels;   // [n] int64, tokens[b][t]
   int64_t n_targets = 0;  // n
   int64_t n_tokens = 0;   // real (unpadded) input tokens
+  torch::Tensor valid;    // [n_tokens] int64, flat b*T + t of every real input position
 };
 
 // Samples -> one micro-batch on `device`. Every sample must have at least one target.

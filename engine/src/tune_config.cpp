@@ -67,7 +67,10 @@ const Field kFields[] = {
     {"eval_every", "--eval-every"}, {"early_stop_patience", "--patience"}, {"seed", "--seed"},
     {"autosave_every", "--autosave-every"}, {"device", "--device"},
     {"snapshot_every", "--snapshot-every"}, {"snapshot_heads", "--snapshot-head"},
-    {"snapshot_size", "--snapshot-size"},
+    {"snapshot_size", "--snapshot-size"}, {"method", "--method"}, {"kernel_m", "--kernel-m"},
+    {"kernel_support", "--kernel-support"}, {"kernel_gamma", "--kernel-gamma"}, {"kernel_write", "--kernel-write"},
+    {"kernel_lr", "--kernel-lr"}, {"dbp", "--dbp"}, {"dbp_alpha", "--dbp-alpha"}, {"dbp_lambda", "--dbp-lambda"},
+    {"dbp_lr", "--dbp-lr"}, {"dbp_eta", "--dbp-eta"},
 };
 
 json to_json_object(const TuneConfig& c) {
@@ -83,7 +86,11 @@ json to_json_object(const TuneConfig& c) {
               {"eval_every", c.eval_every}, {"early_stop_patience", c.early_stop_patience},
               {"seed", c.seed}, {"autosave_every", c.autosave_every}, {"device", c.device},
               {"snapshot_every", c.snapshot_every}, {"snapshot_heads", heads},
-              {"snapshot_size", c.snapshot_size}};
+              {"snapshot_size", c.snapshot_size}, {"method", c.method}, {"kernel_m", c.kernel_m},
+              {"kernel_support", c.kernel_support}, {"kernel_gamma", c.kernel_gamma},
+              {"kernel_write", c.kernel_write}, {"kernel_lr", c.kernel_lr}, {"dbp", c.dbp},
+              {"dbp_alpha", c.dbp_alpha}, {"dbp_lambda", c.dbp_lambda}, {"dbp_lr", c.dbp_lr},
+              {"dbp_eta", c.dbp_eta}};
 }
 
 std::string type_name(const json& v) { return v.type_name(); }
@@ -95,6 +102,8 @@ void get(const json& j, const char* key, T* out) {
   try {
     if constexpr (std::is_same_v<T, std::string>) {
       if (!it->is_string()) throw std::runtime_error("");
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (!it->is_boolean()) throw std::runtime_error("");
     } else if constexpr (std::is_same_v<T, double>) {
       if (!it->is_number()) throw std::runtime_error("");
     } else if constexpr (std::is_same_v<T, uint64_t>) {
@@ -107,6 +116,7 @@ void get(const json& j, const char* key, T* out) {
     *out = it->get<T>();
   } catch (const std::exception&) {
     const char* want = std::is_same_v<T, std::string> ? "a string"
+                       : std::is_same_v<T, bool>      ? "true or false"
                        : std::is_same_v<T, double>    ? "a number"
                        : std::is_same_v<T, uint64_t>  ? "a non-negative integer"
                                                       : "an integer";
@@ -143,6 +153,20 @@ void TuneConfig::validate() const {
   if (!valid_device(device)) bad("device", "cpu, cuda or cuda:N", "\"" + device + "\"");
   need_int("snapshot_every", snapshot_every, 0);
   need_int("snapshot_size", snapshot_size, 1);
+  if (method != "plain" && method != "kernel") bad("method", "plain or kernel", "\"" + method + "\"");
+  need_int("kernel_m", kernel_m, 1);
+  if (kernel_m > 4096) bad("kernel_m", "<= 4096", std::to_string(kernel_m));
+  if (kernel_support != "kmeans" && kernel_support != "random")
+    bad("kernel_support", "kmeans or random", "\"" + kernel_support + "\"");
+  need_range("kernel_gamma", kernel_gamma, 0.0, INFINITY, false, true);
+  need_range("kernel_lr", kernel_lr, 0.0, INFINITY, false, true);
+  if (dbp != "off" && dbp != "loss" && dbp != "update") bad("dbp", "off, loss or update", "\"" + dbp + "\"");
+  if (dbp != "off" && method != "kernel")
+    bad("dbp", "off unless method is kernel (it decorrelates the kernel features)", "\"" + dbp + "\"");
+  need_range("dbp_alpha", dbp_alpha, 0.0, INFINITY, false, true);
+  need_range("dbp_lambda", dbp_lambda, 0.0, INFINITY, false, true);
+  need_range("dbp_lr", dbp_lr, 0.0, INFINITY, true, true);
+  need_range("dbp_eta", dbp_eta, 0.0, 1.0, true, false);
   for (const auto& p : snapshot_heads)
     if (p.first < 0 || p.second < 0)
       bad("snapshot_heads", "pairs of non-negative (layer, head)",
@@ -194,6 +218,17 @@ TuneConfig TuneConfig::from_json(const std::string& text) {
   get(j, "device", &c.device);
   get(j, "snapshot_every", &c.snapshot_every);
   get(j, "snapshot_size", &c.snapshot_size);
+  get(j, "method", &c.method);
+  get(j, "kernel_m", &c.kernel_m);
+  get(j, "kernel_support", &c.kernel_support);
+  get(j, "kernel_gamma", &c.kernel_gamma);
+  get(j, "kernel_write", &c.kernel_write);
+  get(j, "kernel_lr", &c.kernel_lr);
+  get(j, "dbp", &c.dbp);
+  get(j, "dbp_alpha", &c.dbp_alpha);
+  get(j, "dbp_lambda", &c.dbp_lambda);
+  get(j, "dbp_lr", &c.dbp_lr);
+  get(j, "dbp_eta", &c.dbp_eta);
   if (auto it = j.find("snapshot_heads"); it != j.end()) {
     const auto fail = [&] {
       throw Error(ErrorKind::Argument, "tune config JSON: \"snapshot_heads\" must be a list of [layer, head] "
@@ -223,6 +258,10 @@ std::vector<std::string> TuneConfig::to_command_line() const {
         out.push_back(f.flag);
         out.push_back(std::to_string(p.first) + "," + std::to_string(p.second));
       }
+      continue;
+    }
+    if (v.is_boolean()) {  // a flag: given when true (the default is false)
+      if (v.get<bool>()) out.push_back(f.flag);
       continue;
     }
     out.push_back(f.flag);

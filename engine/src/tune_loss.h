@@ -16,4 +16,16 @@ namespace rwkv {
 // Returns the summed cross-entropy over mb's targets, a 0-dim fp32 tensor on the model's device.
 torch::Tensor micro_batch_ce_sum(const Model::Impl& m, const MicroBatch& mb, const std::vector<torch::Tensor>& s0);
 
+struct KernelExt;
+// The kernel-upscaled state of a run: fixed parameters (R and beta may be leaves that require
+// grad) and the trainable U0, L x [H,M,M], expanded over the batch like s0.
+struct KernelTrain {
+  std::shared_ptr<const KernelExt> ext;
+  const std::vector<torch::Tensor>* u0 = nullptr;
+};
+// As above with a kernel state; with `z`, also returns z = R phi(r/|r|) of every real input token
+// per layer, L x [n_tokens,H,M] (for DBP), still attached to the graph.
+torch::Tensor micro_batch_ce_sum(const Model::Impl& m, const MicroBatch& mb, const std::vector<torch::Tensor>& s0,
+                                 const KernelTrain& kernel, std::vector<torch::Tensor>* z);
+
 }  // namespace rwkv

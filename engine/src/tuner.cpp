@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -21,6 +22,8 @@
 
 #include "adamw_state.h"
 #include "context_impl.h"
+#include "dbp.h"
+#include "kernel_state.h"
 #include "lr_schedule.h"
 #include "rwkv/error.h"
 #include "rwkv/state_file.h"
@@ -77,6 +80,21 @@ bool all_finite(const std::vector<torch::Tensor>& v) {
   return true;
 }
 
+void copy_into(std::vector<torch::Tensor>& dst, const std::vector<torch::Tensor>& src) {
+  torch::NoGradGuard ng;
+  for (size_t i = 0; i < dst.size(); ++i) dst[i].copy_(src[i]);
+}
+
+std::vector<torch::Tensor> grads_of(const std::vector<torch::Tensor>& ps) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : ps) out.push_back(p.grad().defined() ? p.grad() : torch::zeros_like(p));
+  return out;
+}
+
+void clear_grads(std::vector<torch::Tensor>& ps) {
+  for (auto& p : ps) p.mutable_grad() = torch::Tensor();
+}
+
 }  // namespace
 
 struct Tuner::Impl {
@@ -88,6 +106,33 @@ struct Tuner::Impl {
   LrSchedule sched;
   std::string autosave_path;
   std::vector<std::pair<int, int>> snap_heads;
+
+  // Kernel method (cfg.method == "kernel"); R and beta are the tensors inside kext (in place).
+  bool kern = false;
+  std::shared_ptr<KernelExt> kext;
+  std::vector<torch::Tensor> u0, kbeta, kR;  // L x [H,M,M], L x [H] (write), L x [H,M,M]
+  AdamWState kadam, radam;                   // U0 (+ beta); R in DBP loss mode
+  std::vector<torch::Tensor> best_u0, best_beta, best_R;
+  std::vector<torch::Tensor> kparams() const {
+    std::vector<torch::Tensor> p = u0;
+    p.insert(p.end(), kbeta.begin(), kbeta.end());
+    return p;
+  }
+  bool dbp_loss() const { return kern && cfg.dbp == "loss"; }
+  bool dbp_update_mode() const { return kern && cfg.dbp == "update"; }
+  void init_kernel();
+  std::vector<torch::Tensor> collect_keys();  // L x [n,H,N] normalised keys of the training texts
+  KernelTrain kernel_train() const {
+    KernelTrain k;
+    if (kern) {
+      k.ext = kext;
+      k.u0 = &u0;
+    }
+    return k;
+  }
+  void put_kernel(AutosaveData& a) const;
+  void restore_kernel(const AutosaveData& a, const std::string& path);
+  void send_decor(int k, const std::vector<DecorSums>& sums);
 
   // Run state: everything here is in the autosave.
   std::vector<torch::Tensor> s0;       // L x [H,N,N] fp32 leaves, requires_grad
@@ -154,6 +199,7 @@ void Tuner::Impl::init(const TuneConfig& c) {
                                         : initial_state_to_tensor(in.init, d, torch::kCPU);
   for (int l = 0; l < d.n_layer; ++l) s0.push_back(init_all[l].clone().to(dev).set_requires_grad(true));
   adam = AdamWState(s0, AdamWOptions{cfg.beta1, cfg.beta2, cfg.adam_eps, cfg.weight_decay});
+  if (cfg.method == "kernel") init_kernel();
   if (!cfg.resume.empty()) restore(cfg.resume);
 
   info.total_steps = total;
@@ -165,7 +211,189 @@ void Tuner::Impl::init(const TuneConfig& c) {
   info.head_size = d.head_size;
   info.start_step = step;
   info.data_issues = in.data_issues;
+  info.method = cfg.method;
+  info.kernel_m = kern ? static_cast<int>(kext->m) : 0;
+  info.dbp = cfg.dbp;
   info.n_truncated = in.n_truncated;
+}
+
+std::vector<torch::Tensor> Tuner::Impl::collect_keys() {
+  torch::NoGradGuard ng;
+  const auto& d = dims();
+  const int64_t kMaxKeys = 16384;  // enough for M <= 4096; bounds the k-means cost
+  std::vector<std::vector<torch::Tensor>> parts(d.n_layer);
+  int64_t n = 0;
+  for (int i : plan.epoch_order(0)) {
+    const auto& smp = in.train[i];
+    std::vector<int64_t> ids(smp.tokens.begin(), smp.tokens.end());
+    const auto toks = torch::tensor(ids, torch::kInt64).view({1, static_cast<int64_t>(ids.size())});
+    WkvTrace trace;
+    forward_hidden(model(), toks, RecurrentState::zeros(model(), 1), nullptr, &trace);
+    for (int l = 0; l < d.n_layer; ++l) parts[l].push_back(-trace.inputs[l][4][0].to(torch::kCPU));  // kk [T,H,N]
+    n += static_cast<int64_t>(ids.size());
+    if (n >= kMaxKeys) break;
+  }
+  std::vector<torch::Tensor> out;
+  for (auto& p : parts) out.push_back(torch::cat(p, 0));
+  return out;
+}
+
+void Tuner::Impl::init_kernel() {
+  torch::NoGradGuard ng;
+  kern = true;
+  const auto& d = dims();
+  const int64_t H = d.n_head, N = d.head_size;
+  if (in.init.kernel) {  // continue a kernel state: its C, Q, R, gamma and U0
+    const KernelState& k = *in.init.kernel;
+    if (k.m != cfg.kernel_m || k.write != cfg.kernel_write)
+      throw Error(ErrorKind::Mismatch, "init state " + cfg.init_state + " has a kernel part with M=" +
+                                           std::to_string(k.m) + (k.write ? " (write)" : "") + ", the config asks for M=" +
+                                           std::to_string(cfg.kernel_m) + (cfg.kernel_write ? " (write)" : ""));
+    kext = kernel_ext_from_state(k, dev, &u0);
+    log("kernel: M=" + std::to_string(k.m) + ", supports, projection and U0 from the init state");
+  } else {
+    const int64_t M = cfg.kernel_m;
+    const auto keys = collect_keys();
+    kext = std::make_shared<KernelExt>();
+    kext->m = M;
+    kext->write = cfg.kernel_write;
+    double gmin = INFINITY, gmax = 0;
+    for (int l = 0; l < d.n_layer; ++l) {
+      std::vector<torch::Tensor> Cs, gs;
+      for (int64_t h = 0; h < H; ++h) {
+        auto kh = keys[l].select(1, h).contiguous();  // [n,N]
+        const uint64_t seed = SplitMix64(cfg.seed + 0x6B65726EULL + static_cast<uint64_t>(l) * 4096 + h).next();
+        if (kh.size(0) > 4096 && cfg.kernel_support == "kmeans") kh = choose_supports(kh, 4096, "random", seed ^ 1);
+        const auto C = choose_supports(kh, M, cfg.kernel_support, seed);
+        const double g = cfg.kernel_gamma > 0 ? cfg.kernel_gamma
+                                              : median_gamma(kh.size(0) > 2048 ? kh.narrow(0, 0, 2048) : kh, C);
+        gmin = std::min(gmin, g);
+        gmax = std::max(gmax, g);
+        Cs.push_back(C);
+        gs.push_back(torch::tensor({static_cast<float>(g)}));
+      }
+      KernelLayer p;
+      p.C = torch::stack(Cs).to(dev);
+      p.gamma = torch::cat(gs).to(dev);
+      p.Q = make_projection(H, N, M, SplitMix64(cfg.seed + 0x51ULL + static_cast<uint64_t>(l)).next()).to(dev);
+      p.R = torch::eye(M, torch::kFloat32).unsqueeze(0).repeat({H, 1, 1}).to(dev);
+      if (cfg.kernel_write) p.beta = torch::zeros({H}, torch::kFloat32).to(dev);
+      kext->layers.push_back(p);
+      u0.push_back(torch::zeros({H, M, M}, torch::TensorOptions().dtype(torch::kFloat32).device(dev)));
+    }
+    log("kernel: M=" + std::to_string(M) + " per head, supports by " + cfg.kernel_support + " from " +
+        std::to_string(keys.empty() ? 0 : keys[0].size(0)) + " training keys, gamma " +
+        (cfg.kernel_gamma > 0 ? fmt("%g (set)", gmin) : fmt("%.3g", gmin) + ".." + fmt("%.3g", gmax) + " (median heuristic)"));
+  }
+  for (auto& u : u0) u.set_requires_grad(true);
+  for (auto& p : kext->layers) {
+    kR.push_back(p.R);
+    if (p.beta.defined()) kbeta.push_back(p.beta);
+  }
+  for (auto& b : kbeta) b.set_requires_grad(true);
+  if (dbp_loss())
+    for (auto& r : kR) r.set_requires_grad(true);
+  kadam = AdamWState(kparams(), AdamWOptions{cfg.beta1, cfg.beta2, cfg.adam_eps, cfg.weight_decay});
+  if (dbp_loss()) radam = AdamWState(kR, AdamWOptions{cfg.beta1, cfg.beta2, cfg.adam_eps, 0.0});
+}
+
+void Tuner::Impl::put_kernel(AutosaveData& a) const {
+  if (!kern) return;
+  const auto group = [&](const std::string& name, const std::vector<torch::Tensor>& v) {
+    for (size_t i = 0; i < v.size(); ++i) a.extra["k." + name + "." + std::to_string(i)] = v[i].detach();
+  };
+  std::vector<torch::Tensor> C, Q, g;
+  for (const auto& p : kext->layers) {
+    C.push_back(p.C);
+    Q.push_back(p.Q);
+    g.push_back(p.gamma);
+  }
+  group("C", C);
+  group("Q", Q);
+  group("gamma", g);
+  group("R", kR);
+  group("u0", u0);
+  group("beta", kbeta);
+  group("adam_m", kadam.m());
+  group("adam_v", kadam.v());
+  a.extra["k.adam_t"] = torch::tensor({static_cast<float>(kadam.t())});
+  if (dbp_loss()) {
+    group("radam_m", radam.m());
+    group("radam_v", radam.v());
+    a.extra["k.radam_t"] = torch::tensor({static_cast<float>(radam.t())});
+  }
+  group("best_u0", best_u0);
+  group("best_beta", best_beta);
+  group("best_R", best_R);
+}
+
+void Tuner::Impl::restore_kernel(const AutosaveData& a, const std::string& path) {
+  torch::NoGradGuard ng;
+  const auto get = [&](const std::string& key, const torch::Tensor& like) {
+    const auto it = a.extra.find(key);
+    if (it == a.extra.end())
+      throw Error(ErrorKind::Format, "resume: autosave " + path + " lacks the kernel tensor " + key);
+    if (like.defined() && !it->second.sizes().equals(like.sizes()))
+      throw Error(ErrorKind::Shape, "resume: autosave " + path + " " + key + " has shape " +
+                                        c10::str(it->second.sizes()) + ", expected " + c10::str(like.sizes()));
+    return it->second.to(dev);
+  };
+  const auto load = [&](const std::string& name, std::vector<torch::Tensor>& v) {
+    for (size_t i = 0; i < v.size(); ++i) v[i].copy_(get("k." + name + "." + std::to_string(i), v[i]));
+  };
+  const auto load_opt = [&](const std::string& name, const std::vector<torch::Tensor>& like) {
+    std::vector<torch::Tensor> out;
+    if (!a.extra.count("k." + name + ".0")) return out;
+    for (size_t i = 0; i < like.size(); ++i) out.push_back(get("k." + name + "." + std::to_string(i), like[i]).clone());
+    return out;
+  };
+  for (size_t l = 0; l < kext->layers.size(); ++l) {
+    auto& p = kext->layers[l];
+    p.C.copy_(get("k.C." + std::to_string(l), p.C));
+    p.Q.copy_(get("k.Q." + std::to_string(l), p.Q));
+    p.gamma.copy_(get("k.gamma." + std::to_string(l), p.gamma));
+  }
+  load("R", kR);
+  load("u0", u0);
+  load("beta", kbeta);
+  const auto kp = kparams();
+  std::vector<torch::Tensor> m = load_opt("adam_m", kp), v = load_opt("adam_v", kp);
+  if (m.size() != kp.size() || v.size() != kp.size())
+    throw Error(ErrorKind::Format, "resume: autosave " + path + " lacks the kernel optimizer moments");
+  kadam.restore(m, v, static_cast<int64_t>(get("k.adam_t", {}).item<float>()));
+  if (dbp_loss()) {
+    std::vector<torch::Tensor> rm = load_opt("radam_m", kR), rv = load_opt("radam_v", kR);
+    if (rm.size() != kR.size() || rv.size() != kR.size())
+      throw Error(ErrorKind::Format, "resume: autosave " + path + " lacks the moments of R");
+    radam.restore(rm, rv, static_cast<int64_t>(get("k.radam_t", {}).item<float>()));
+  }
+  best_u0 = load_opt("best_u0", u0);
+  best_beta = load_opt("best_beta", kbeta);
+  best_R = load_opt("best_R", kR);
+}
+
+void Tuner::Impl::send_decor(int k, const std::vector<DecorSums>& sums) {
+  if (!obs || sums.empty()) return;
+  DecorMetrics dm;
+  dm.step = k;
+  dm.mode = cfg.dbp;
+  dm.tokens = static_cast<int>(sums[0].n);
+  double total = 0;
+  for (const auto& s : sums) {
+    dm.layers.push_back(decor_stats(s));
+    total += decor_loss_value(s, cfg.dbp_lambda);
+  }
+  dm.decor_loss = total / static_cast<double>(sums.size());
+  obs->on_decor(dm);
+  const int layer = ctl ? ctl->covariance_layer.load() : -1;
+  if (layer >= 0 && layer < static_cast<int>(sums.size())) {
+    CovarianceSnapshot cs;
+    cs.step = k;
+    cs.layer = layer;
+    cs.head = std::clamp(ctl->covariance_head.load(), 0, dims().n_head - 1);
+    cs.values = covariance_heatmap(sums[layer], cs.head, std::max(1, ctl->covariance_size.load()), &cs.size);
+    obs->on_covariance(cs);
+  }
 }
 
 void Tuner::Impl::restore(const std::string& path) {
@@ -212,6 +440,7 @@ void Tuner::Impl::restore(const std::string& path) {
   early_stopped = a.early_stopped;
   eval_pending = a.eval_pending;
   history = std::move(a.history);
+  if (kern) restore_kernel(a, path);
 }
 
 AutosaveData Tuner::Impl::to_autosave() const {
@@ -235,6 +464,7 @@ AutosaveData Tuner::Impl::to_autosave() const {
   a.adam_m = adam.m();
   a.adam_v = adam.v();
   a.best_s0 = best_s0;
+  put_kernel(a);
   return a;
 }
 
@@ -264,22 +494,50 @@ bool Tuner::Impl::train_step(int k, int64_t* tokens_done, double* step_time) {
   auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(dev));
   const bool inject = ctl && ctl->inject_nan_step.load() == k;
   int64_t tokens = 0;
+  const auto& d = dims();
+  const KernelTrain kt = kernel_train();
+  std::vector<torch::Tensor> kp = kparams();
+  std::vector<DecorSums> sums(kern ? d.n_layer : 0);
+  const auto drop_grads = [&] {
+    clear_grads(s0);
+    clear_grads(kp);
+    clear_grads(kR);
+  };
   for (size_t i = 0; i < mbs.size(); ++i) {
     if (cancelled()) {
-      for (auto& p : s0) p.mutable_grad() = torch::Tensor();
+      drop_grads();
       return false;
     }
-    auto loss = micro_batch_ce_sum(model(), mbs[i], s0) / static_cast<double>(targets);
+    std::vector<torch::Tensor> z;
+    auto loss = micro_batch_ce_sum(model(), mbs[i], s0, kt, kern ? &z : nullptr) / static_cast<double>(targets);
     if (inject && i == 0) loss = loss * std::numeric_limits<float>::quiet_NaN();  // test hook
-    loss.backward();
     loss_sum += loss.detach().to(torch::kFloat64);
+    if (kern) {
+      for (int l = 0; l < d.n_layer; ++l) sums[l].add(z[l]);
+      if (dbp_loss() && cfg.dbp_alpha > 0) {  // L = CE + alpha * L_decor (mean over layers, micro-batches)
+        std::vector<torch::Tensor> dl;
+        for (int l = 0; l < d.n_layer; ++l) dl.push_back(decor_loss(z[l], cfg.dbp_lambda));
+        loss = loss + torch::stack(dl).mean() * (cfg.dbp_alpha / static_cast<double>(mbs.size()));
+      }
+    }
+    loss.backward();
     tokens += mbs[i].n_tokens;
   }
-  const auto& d = dims();
-  std::vector<torch::Tensor> grads;
-  for (auto& p : s0) grads.push_back(p.grad().defined() ? p.grad() : torch::zeros_like(p));
+  std::vector<torch::Tensor> grads = grads_of(s0), kgrads = grads_of(kp), rgrads;
+  if (dbp_loss()) rgrads = grads_of(kR);
   std::vector<torch::Tensor> sq;
-  for (const auto& g : grads) sq.push_back(g.to(torch::kFloat64).square().sum());
+  for (int l = 0; l < d.n_layer; ++l) {
+    auto v = grads[l].to(torch::kFloat64).square().sum();
+    if (kern) v = v + kgrads[l].to(torch::kFloat64).square().sum();
+    if (!kbeta.empty()) v = v + kgrads[d.n_layer + l].to(torch::kFloat64).square().sum();
+    sq.push_back(v);
+  }
+  double r_sq = 0;
+  if (dbp_loss()) {
+    std::vector<torch::Tensor> rs;
+    for (const auto& g : rgrads) rs.push_back(g.to(torch::kFloat64).square().sum());
+    r_sq = torch::stack(rs).sum().item<double>();
+  }
   const auto layer_sq = torch::stack(sq).to(torch::kCPU);  // [L], one device sync for all numbers
   const double loss_v = loss_sum.item<double>();
   std::vector<float> layer_norm(d.n_layer);
@@ -291,22 +549,36 @@ bool Tuner::Impl::train_step(int k, int64_t* tokens_done, double* step_time) {
   }
   const double gnorm = std::sqrt(total_sq);
   const double lr = sched.at(k) * lr_mult;
+  const double klr = lr * (cfg.kernel_lr > 0 ? cfg.kernel_lr / cfg.lr : 1.0);
 
-  bool skip = !std::isfinite(loss_v) || !std::isfinite(gnorm);
+  bool skip = !std::isfinite(loss_v) || !std::isfinite(gnorm) || !std::isfinite(r_sq);
   if (!skip) {
     torch::NoGradGuard ng;
-    if (cfg.grad_clip > 0 && gnorm > cfg.grad_clip)
+    if (cfg.grad_clip > 0 && gnorm > cfg.grad_clip) {
       for (auto& g : grads) g.mul_(cfg.grad_clip / gnorm);
+      for (auto& g : kgrads) g.mul_(cfg.grad_clip / gnorm);
+    }
     const auto keep_s0 = clone_all(s0), keep_m = clone_all(adam.m()), keep_v = clone_all(adam.v());
     const int64_t keep_t = adam.t();
+    const auto keep_k = clone_all(kp), keep_km = clone_all(kadam.m()), keep_kv = clone_all(kadam.v());
+    const auto keep_r = clone_all(kR), keep_rm = clone_all(radam.m()), keep_rv = clone_all(radam.v());
+    const int64_t keep_kt = kadam.t(), keep_rt = radam.t();
     adam.step(s0, grads, lr);
-    if (!all_finite(s0)) {  // never keep a non-finite state
-      for (size_t l = 0; l < s0.size(); ++l) s0[l].copy_(keep_s0[l]);
+    if (kern) kadam.step(kp, kgrads, klr);
+    if (dbp_loss()) radam.step(kR, rgrads, cfg.dbp_lr);
+    if (dbp_update_mode())
+      for (int l = 0; l < d.n_layer; ++l) dbp_update(kR[l], sums[l], cfg.dbp_eta);
+    if (!all_finite(s0) || !all_finite(kp) || !all_finite(kR)) {  // never keep a non-finite state
+      copy_into(s0, keep_s0);
       adam.restore(keep_m, keep_v, keep_t);
+      copy_into(kp, keep_k);
+      kadam.restore(keep_km, keep_kv, keep_kt);
+      copy_into(kR, keep_r);
+      radam.restore(keep_rm, keep_rv, keep_rt);
       skip = true;
     }
   }
-  for (auto& p : s0) p.mutable_grad() = torch::Tensor();
+  drop_grads();
   if (skip) {
     ++skipped;
     lr_mult *= 0.5;
@@ -340,6 +612,7 @@ bool Tuner::Impl::train_step(int k, int64_t* tokens_done, double* step_time) {
     m.elapsed_s = seconds_since(run_start);
     obs->on_step(m);
   }
+  if (kern) send_decor(k, sums);
   return true;
 }
 
@@ -354,7 +627,7 @@ bool Tuner::Impl::evaluate(double* loss) {
     std::vector<const Sample*> ss;
     for (size_t j = i; j < std::min(in.eval.size(), i + cfg.micro_bsz); ++j) ss.push_back(&in.eval[j]);
     const auto mb = make_micro_batch(ss, dev);
-    sum += micro_batch_ce_sum(model(), mb, s).to(torch::kFloat64);
+    sum += micro_batch_ce_sum(model(), mb, s, kernel_train(), nullptr).to(torch::kFloat64);
     targets += mb.n_targets;
   }
   *loss = sum.item<double>() / static_cast<double>(targets);
@@ -372,6 +645,11 @@ bool Tuner::Impl::eval_and_track(int k) {
     best_eval = loss;
     best_step = k;
     best_s0 = clone_all(s0);
+    if (kern) {
+      best_u0 = clone_all(u0);
+      best_beta = clone_all(kbeta);
+      best_R = clone_all(kR);
+    }
     evals_since_best = 0;
   } else {
     ++evals_since_best;
@@ -408,6 +686,17 @@ void Tuner::Impl::save_output(TuneSummary& sum) {
   StateFile sf;
   sf.s0 = tensor_to_initial_state(torch::stack(flat), d);
   sf.format = state_format_for_path(cfg.out);
+  if (kern) {
+    const bool best = !best_s0.empty() && !best_u0.empty();
+    KernelExt e = *kext;
+    for (size_t l = 0; l < e.layers.size(); ++l) {
+      e.layers[l].R = best ? best_R[l] : kR[l];
+      if (e.write) e.layers[l].beta = best ? best_beta[l] : kbeta[l];
+    }
+    sf.s0.kernel = kernel_state_from_tensors(e, best ? best_u0 : u0, d.head_size);
+    const std::string warn = state_export_warning(sf.s0, sf.format);
+    if (!warn.empty()) log("warning: " + cfg.out + ": " + warn);
+  }
   sf.meta["model_sha256"] = in.model->info().sha256;
   sf.meta["dims"] = json{{"n_vocab", d.n_vocab}, {"n_embd", d.n_embd}, {"n_layer", d.n_layer},
                          {"n_head", d.n_head}, {"head_size", d.head_size}}.dump();
@@ -439,7 +728,9 @@ const TuneInfo& Tuner::info() const { return impl_->info; }
 InitialState Tuner::state() const {
   std::vector<torch::Tensor> flat;
   for (const auto& t : impl_->s0) flat.push_back(t.detach());
-  return tensor_to_initial_state(torch::stack(flat), impl_->dims());
+  InitialState s = tensor_to_initial_state(torch::stack(flat), impl_->dims());
+  if (impl_->kern) s.kernel = kernel_state_from_tensors(*impl_->kext, impl_->u0, impl_->dims().head_size);
+  return s;
 }
 
 TuneSummary Tuner::run(TuneObserver* obs, TuneControl* ctl) {

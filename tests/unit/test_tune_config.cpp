@@ -52,6 +52,17 @@ rwkv::TuneConfig unusual() {
   c.snapshot_every = 0;
   c.snapshot_heads = {{0, 1}, {2, 3}};
   c.snapshot_size = 16;
+  c.method = "kernel";
+  c.kernel_m = 96;
+  c.kernel_support = "random";
+  c.kernel_gamma = 2.0 / 3.0;
+  c.kernel_write = true;
+  c.kernel_lr = 0.07;
+  c.dbp = "update";
+  c.dbp_alpha = 0.3;
+  c.dbp_lambda = 0.25;
+  c.dbp_lr = 3e-4;
+  c.dbp_eta = 1.0 / 7.0;
   return c;
 }
 
@@ -81,7 +92,9 @@ void TestTuneConfig::badValuesNameTheField_data() {
   const char* names[] = {"model", "data", "out", "ctx_len", "eval_fraction", "eval_fraction", "lr", "lr", "lr_final",
                          "warmup_steps", "schedule", "beta1", "beta2", "adam_eps", "weight_decay", "grad_clip",
                          "epochs", "max_steps", "micro_bsz", "accum", "eval_every", "early_stop_patience",
-                         "autosave_every", "device", "snapshot_every", "snapshot_size", "snapshot_heads"};
+                         "autosave_every", "device", "snapshot_every", "snapshot_size", "snapshot_heads", "method",
+                         "kernel_m", "kernel_support", "kernel_gamma", "dbp", "dbp", "dbp_alpha", "dbp_lr",
+                         "dbp_eta"};
   for (int i = 0; i < int(sizeof names / sizeof names[0]); ++i)
     QTest::newRow(qPrintable(QString("%1 #%2").arg(names[i]).arg(i))) << QString(names[i]) << i;
 }
@@ -104,6 +117,14 @@ void TestTuneConfig::badValuesNameTheField() {
       [](auto& c) { c.autosave_every = -1; }, [](auto& c) { c.device = "gpu"; },
       [](auto& c) { c.snapshot_every = -1; }, [](auto& c) { c.snapshot_size = 0; },
       [](auto& c) { c.snapshot_heads = {{0, -1}}; },
+      [](auto& c) { c.method = "kernal"; },   [](auto& c) { c.method = "kernel"; c.kernel_m = 0; },
+      [](auto& c) { c.method = "kernel"; c.kernel_support = "kmedoids"; },
+      [](auto& c) { c.method = "kernel"; c.kernel_gamma = -1; },
+      [](auto& c) { c.dbp = "loss"; },        // DBP needs the kernel method
+      [](auto& c) { c.method = "kernel"; c.dbp = "whiten"; },
+      [](auto& c) { c.method = "kernel"; c.dbp = "loss"; c.dbp_alpha = -1; },
+      [](auto& c) { c.method = "kernel"; c.dbp = "loss"; c.dbp_lr = 0; },
+      [](auto& c) { c.method = "kernel"; c.dbp = "update"; c.dbp_eta = 2; },
   };
   rwkv::TuneConfig c = base();
   breakers.at(which)(c);
@@ -150,6 +171,7 @@ void TestTuneConfig::jsonRefusesUnknownKeysAndWrongTypes() {
   expect_error(R"({"ctx_len": 1.5})", "\"ctx_len\" must be an integer");
   expect_error(R"({"seed": -1})", "\"seed\" must be a non-negative integer");
   expect_error(R"({"snapshot_heads": [[0]]})", "snapshot_heads");
+  expect_error(R"({"kernel_write": 1})", "\"kernel_write\" must be true or false");
   expect_error(R"([1, 2])", "expected an object");
   expect_error(R"({"lr": )", "not valid JSON");
 }

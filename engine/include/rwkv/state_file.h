@@ -28,6 +28,10 @@ struct StateFile {
   std::string stored_dtype;  // set by load_state: "fp32", "bf16" or "fp16" (as the file holds it)
 };
 
+// PEFT and Ai00 files hold S0 only: saving a kernel-upscaled state in them drops the kernel part.
+// The warning to show the user in that case ("" when nothing is dropped).
+std::string state_export_warning(const InitialState& s0, StateFormat format);
+
 // Format from the extension: .pth -> PeftPth, .st/.state -> Ai00, anything else -> Ours.
 StateFormat state_format_for_path(const std::string& path);
 const char* state_format_name(StateFormat f);

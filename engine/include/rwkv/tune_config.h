@@ -32,6 +32,18 @@ struct TuneConfig {
   int max_steps = 0;            // > 0 overrides epochs: optimizer steps in total
   int micro_bsz = 1;            // samples per forward (padded, masked)
   int accum = 1;                // micro-batches per optimizer step
+  // Method (method note sections 1-3)
+  std::string method = "plain"; // "plain": S0 only; "kernel": S0 plus the kernel-upscaled state U0
+  int kernel_m = 256;           // kernel features per head (M); memory grows as M^2 per head
+  std::string kernel_support = "kmeans";  // support vectors from the training keys: "kmeans" (k-means++) or "random"
+  double kernel_gamma = 0.0;    // Gaussian width; 0 = 1 / median squared key-support distance (per head)
+  bool kernel_write = false;    // U_t += beta (Q^T v_t)(R phi(kk_t))^T with a trainable beta (starts at 0)
+  double kernel_lr = 0.0;       // AdamW learning rate of U0 and beta at the peak; 0 = lr (same schedule)
+  std::string dbp = "off";      // decorrelation of z = R phi: "off" (R = I), "loss" or "update" (kernel only)
+  double dbp_alpha = 1.0;       // loss mode: L = CE + alpha * L_decor
+  double dbp_lambda = 1.0;      // L_decor = sum_{i!=j} Cz_ij^2 / M^2 + lambda * sum_i (Cz_ii - 1)^2 / M
+  double dbp_lr = 1e-3;         // loss mode: AdamW learning rate of R (constant)
+  double dbp_eta = 1e-3;        // update mode: R <- R - eta (E[zz^T] - diag(E[z^2])) R after every step
   // Evaluation and stopping
   int eval_every = 50;          // optimizer steps between eval-loss passes; 0 = only at the end
   int early_stop_patience = 0;  // stop after this many evals without improvement; 0 = off

@@ -20,6 +20,9 @@ struct TuneInfo {                 // sent once, before the first step
   int64_t train_tokens = 0;
   int n_layer = 0, n_head = 0, head_size = 0;
   int start_step = 0;             // > 0 when resumed
+  std::string method = "plain";   // "plain" or "kernel"
+  int kernel_m = 0;               // M of a kernel run
+  std::string dbp = "off";
   std::vector<std::string> data_issues;  // "line 12: invalid JSON ..." (every unusable line)
   int n_truncated = 0;
 };
@@ -52,6 +55,28 @@ struct StateSnapshot {            // downsampled S0[layer][head] (block means), 
   std::vector<float> values;
 };
 
+// Decorrelation statistics of the kernel features z = R phi(r/|r|) of one layer, over the tokens
+// of one optimizer step, with Cz = E[zz^T] - E[z]E[z]^T per head (method note section 3).
+struct DecorLayerStats {
+  double mean_abs_corr = 0;   // mean |Cz_ij| / sqrt(Cz_ii Cz_jj) over i != j, averaged over heads
+  double offdiag_ratio = 0;   // sum_{i!=j} Cz_ij^2 / sum_i Cz_ii^2, all heads pooled
+  double min_var = 0, max_var = 0;  // smallest and largest Cz_ii over the layer's heads
+  double condition = 0;       // largest over heads of lambda_max / lambda_min of Cz (inf if singular)
+};
+
+struct DecorMetrics {             // sent after every optimizer step of a kernel run
+  int step = 0;
+  std::string mode;               // "off", "loss" or "update"
+  double decor_loss = 0;          // L_decor of the step (mean over layers and heads), any mode
+  int tokens = 0;                 // tokens the statistics are over
+  std::vector<DecorLayerStats> layers;  // [L]
+};
+
+struct CovarianceSnapshot {       // Cz of one layer/head, block means, row-major size x size (on request)
+  int step = 0, layer = 0, head = 0, size = 0;
+  std::vector<float> values;
+};
+
 struct TuneSummary {
   int steps_done = 0;
   bool cancelled = false, early_stopped = false;
@@ -69,6 +94,8 @@ class TuneObserver {
   virtual void on_step(const StepMetrics&) {}
   virtual void on_eval(const EvalMetrics&) {}
   virtual void on_snapshot(const StateSnapshot&) {}
+  virtual void on_decor(const DecorMetrics&) {}             // kernel runs only
+  virtual void on_covariance(const CovarianceSnapshot&) {}  // while TuneControl::covariance_layer >= 0
   virtual void on_log(const std::string& line) {}   // human-readable events (NaN skipped, autosaved, ...)
   virtual void on_finish(const TuneSummary&) {}
 };
@@ -79,6 +106,11 @@ struct TuneControl {
   std::atomic<bool> pause{false};   // hold between steps until cleared (or cancel)
   // Testing hook: add NaN to the loss of this optimizer step (1-based); 0 = off.
   std::atomic<int> inject_nan_step{0};
+  // Kernel runs: while >= 0, every step also sends on_covariance for this layer and head,
+  // downsampled to covariance_size.
+  std::atomic<int> covariance_layer{-1};
+  std::atomic<int> covariance_head{0};
+  std::atomic<int> covariance_size{64};
 };
 
 class Tuner {
