@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <climits>
@@ -89,6 +90,7 @@ void declare(ArgParser& a) {
   a.option("dbp", "MODE", "decorrelated backpropagation of the kernel features: off, loss or update", d.dbp);
   a.option("dbp-alpha", "A", "loss mode: weight of the decorrelation loss", fmt("%g", d.dbp_alpha));
   a.option("dbp-lambda", "L", "weight of the unit-variance term in the decorrelation loss", fmt("%g", d.dbp_lambda));
+  a.flag("dbp-task-grad", "loss mode: let the task loss train R too (default: R learns from the decorrelation loss only)");
   a.option("dbp-lr", "LR", "loss mode: AdamW learning rate of R", fmt("%g", d.dbp_lr));
   a.option("dbp-eta", "E", "update mode: step of R <- R - eta (E[zz^T] - diag E[z^2]) R", fmt("%g", d.dbp_eta));
   a.flag("dry-run", "print the resolved settings as JSON and exit without tuning");
@@ -149,6 +151,7 @@ rwkv::TuneConfig resolve_config(const ArgParser& a) {
   number("dbp-alpha", &c.dbp_alpha);
   number("dbp-lambda", &c.dbp_lambda);
   number("dbp-lr", &c.dbp_lr);
+  if (a.has("dbp-task-grad")) c.dbp_task_grad = true;
   number("dbp-eta", &c.dbp_eta);
   if (a.has("snapshot-head")) {
     c.snapshot_heads.clear();
@@ -175,11 +178,16 @@ class Printer : public rwkv::TuneObserver {
       for (const auto& s : i.data_issues) std::printf("  %s\n", s.c_str());
     }
     if (i.n_truncated > 0) std::printf("data: %d sample(s) truncated to ctx_len\n", i.n_truncated);
-    std::printf("tuning S0 of %d layers x %d heads x %dx%d on %d training samples (%lld tokens), %d eval samples, "
+    std::printf("tuning S0 of %d layers x %d heads x %dx%d%s on %d training samples (%lld tokens), %d eval samples, "
                 "%d steps%s\n",
-                i.n_layer, i.n_head, i.head_size, i.head_size, i.n_train, static_cast<long long>(i.train_tokens),
-                i.n_eval, i.total_steps,
+                i.n_layer, i.n_head, i.head_size, i.head_size,
+                i.method == "kernel"
+                    ? (" + kernel U0 " + std::to_string(i.kernel_m) + "x" + std::to_string(i.kernel_m) + ", DBP " + i.dbp)
+                          .c_str()
+                    : "",
+                i.n_train, static_cast<long long>(i.train_tokens), i.n_eval, i.total_steps,
                 i.start_step > 0 ? (", resuming after step " + std::to_string(i.start_step)).c_str() : "");
+    total_steps_ = i.total_steps;
     std::fflush(stdout);
   }
   void on_step(const rwkv::StepMetrics& m) override {
@@ -208,6 +216,20 @@ class Printer : public rwkv::TuneObserver {
           fmt("%.4f", e.best_eval_loss) + ")");
   }
   void on_log(const std::string& s) override { plain(s); }
+  // Decorrelation statistics of the kernel features: the first and last step and ~10 in between.
+  void on_decor(const rwkv::DecorMetrics& d) override {
+    const int every = std::max(1, total_steps_ / 10);
+    if (!(d.step == 1 || d.step == total_steps_ || d.step % every == 0)) return;
+    std::string line = "decor step " + std::to_string(d.step) + " (" + std::to_string(d.tokens) + " tokens, L_decor " +
+                       fmt("%.4g", d.decor_loss) + "):";
+    for (size_t l = 0; l < d.layers.size(); ++l) {
+      const auto& s = d.layers[l];
+      line += "  L" + std::to_string(l) + " |corr| " + fmt("%.3f", s.mean_abs_corr) + " off/diag " +
+              fmt("%.3g", s.offdiag_ratio) + " var " + fmt("%.2g", s.min_var) + ".." + fmt("%.2g", s.max_var) +
+              " cond " + fmt("%.3g", s.condition);
+    }
+    plain(line);
+  }
   void on_finish(const rwkv::TuneSummary& s) override {
     close_bar();
     std::printf("%s after %d steps in %s: final loss %.4f", s.cancelled ? "cancelled" : "done", s.steps_done,
@@ -235,6 +257,7 @@ class Printer : public rwkv::TuneObserver {
   }
 
   bool tty_;
+  int total_steps_ = 0;
   bool bar_open_ = false, have_eval_ = false;
   double eval_ = 0;
   std::chrono::steady_clock::time_point last_print_{};

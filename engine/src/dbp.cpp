@@ -34,6 +34,25 @@ void DecorSums::add(const torch::Tensor& z) {
   n += static_cast<double>(z.size(0));
 }
 
+void DecorSums::add(const DecorSums& o) {
+  if (o.empty()) return;
+  if (!s.defined()) {
+    s = o.s.clone();
+    ss = o.ss.clone();
+  } else {
+    s += o.s;
+    ss += o.ss;
+  }
+  n += o.n;
+}
+
+void DecorSums::scale(double f) {
+  if (!s.defined()) return;
+  s *= f;
+  ss *= f;
+  n *= f;
+}
+
 torch::Tensor DecorSums::second_moment() const { return ss / n; }
 
 torch::Tensor DecorSums::covariance() const {
@@ -62,7 +81,7 @@ DecorLayerStats decor_stats(const DecorSums& sums) {
   double cond = 0;
   for (int64_t h = 0; h < H; ++h) {
     const double lo = ev[h][0].item<double>(), hi = ev[h][M - 1].item<double>();
-    const double c = lo > hi * 1e-15 && lo > 0 ? hi / lo : std::numeric_limits<double>::infinity();
+    const double c = hi > 0 ? hi / std::max(lo, hi * 1e-12) : 1.0;
     cond = std::max(cond, c);
   }
   st.condition = cond;

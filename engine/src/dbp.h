@@ -20,11 +20,15 @@ struct DecorSums {
   torch::Tensor s;   // [H,M]
   torch::Tensor ss;  // [H,M,M]
   void add(const torch::Tensor& z);  // z [n,H,M], any float dtype; no autograd
+  void add(const DecorSums& o);
+  void scale(double f);              // an exponential window: scale(decay) then add(the new step)
   bool empty() const { return n <= 0; }
   torch::Tensor second_moment() const;  // E[zz^T] [H,M,M]
   torch::Tensor covariance() const;     // Cz [H,M,M]
 };
 
+// The condition number is capped at 1e12 (lambda_min floored at 1e-12 lambda_max): a covariance
+// over fewer tokens than M, or with a feature that never fires, is singular.
 DecorLayerStats decor_stats(const DecorSums& sums);
 // The decorrelation loss of the step's tokens (no autograd), for reporting in every mode.
 double decor_loss_value(const DecorSums& sums, double lambda);

@@ -41,7 +41,7 @@ const double kDecayScale = std::exp(-0.5);  // w = exp(-e^{-0.5} * sigmoid(wr))
 // undefined), and where to put the outgoing U and z (either may be null).
 struct KernelCall {
   const KernelLayer* p = nullptr;
-  bool write = false;
+  bool write = false, r_decor_only = false;
   torch::Tensor u_in;
   torch::Tensor* u_out = nullptr;
   torch::Tensor* z = nullptr;
@@ -78,7 +78,8 @@ torch::Tensor time_mix(const AttWeights& p, const torch::Tensor& xa, const torch
   sT = out[1];
   auto y = out[0].to(torch::kFloat32);
   if (kc.p) {  // y_t += Q U_t^T R phi(r_t/|r_t|)
-    auto ko = kernel_head_output(*kc.p, kc.write, r4, w4, kk, v4, kc.u_in, kc.z != nullptr, kc.u_out != nullptr);
+    auto ko = kernel_head_output(*kc.p, kc.write, r4, w4, kk, v4, kc.u_in, kc.z != nullptr, kc.u_out != nullptr,
+                                 kc.r_decor_only);
     y = y + ko.extra.to(torch::kFloat32);
     if (kc.z) *kc.z = ko.z;
     if (kc.u_out) *kc.u_out = ko.u_out;
@@ -130,6 +131,7 @@ torch::Tensor forward_hidden(const Model::Impl& m, const torch::Tensor& tokens, 
     if (in.kernel) {
       kc.p = &in.kernel->layers[l];
       kc.write = in.kernel->write;
+      kc.r_decor_only = in.kernel->r_decor_only;
       if (l < static_cast<int>(in.ups.size())) kc.u_in = in.ups[l];
       if (out) kc.u_out = &u_out;
       if (trace && trace->want_kernel_z) kc.z = &z;

@@ -35,11 +35,13 @@ torch::Tensor unit(const torch::Tensor& x) {
 
 KernelHeadOut kernel_head_output(const KernelLayer& p, bool write, const torch::Tensor& r, const torch::Tensor& w,
                                  const torch::Tensor& kk, const torch::Tensor& v, const torch::Tensor& u_in,
-                                 bool want_z, bool want_state) {
+                                 bool want_z, bool want_state, bool r_decor_only) {
   const auto dt = r.scalar_type();
   const int64_t B = r.size(0), T = r.size(1), H = r.size(2), M = p.C.size(1);
   const auto Q = p.Q.to(dt);                                               // [H,N,M]
-  const auto z = apply_r(gaussian_features(unit(r), p.C, p.gamma), p.R);  // [B,T,H,M]
+  const auto phi_r = gaussian_features(unit(r), p.C, p.gamma);
+  const auto R = r_decor_only ? p.R.detach() : p.R;
+  const auto z = apply_r(phi_r, R);  // [B,T,H,M], the z the output uses
   const auto cum = torch::log(w.to(dt)).mean(-1).cumsum(1);                // [B,T,H] log G_t
   KernelHeadOut out;
   torch::Tensor acc;                                                       // [B,T,H,M] = U_t^T z_t
@@ -50,7 +52,7 @@ KernelHeadOut kernel_head_output(const KernelLayer& p, bool write, const torch::
   torch::Tensor a, b, ct;
   if (write) {
     a = torch::matmul(v.to(dt).unsqueeze(-2), Q).squeeze(-2);                      // [B,T,H,M] Q^T v
-    b = apply_r(gaussian_features(kk.to(dt), p.C, p.gamma), p.R);                  // [B,T,H,M]
+    b = apply_r(gaussian_features(kk.to(dt), p.C, p.gamma), R);                    // [B,T,H,M]
     ct = cum.permute({0, 2, 1});                                                    // [B,H,T]
     auto diff = ct.unsqueeze(-1) - ct.unsqueeze(-2);                                // [B,H,T(t),T(s)]
     const auto future = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(r.device())).triu(1);
@@ -66,7 +68,7 @@ KernelHeadOut kernel_head_output(const KernelLayer& p, bool write, const torch::
   } else {
     out.extra = torch::zeros_like(r, r.options().dtype(dt));
   }
-  if (want_z) out.z = z;
+  if (want_z) out.z = r_decor_only && p.R.requires_grad() ? apply_r(phi_r, p.R) : z;
   if (want_state) {
     const auto gT = torch::exp(cum.select(1, T - 1)).view({B, H, 1, 1});
     torch::Tensor u = u_in.defined() ? u_in.to(dt) * gT : torch::zeros({B, H, M, M}, r.options().dtype(dt));

@@ -30,6 +30,9 @@ struct KernelLayer {
 struct KernelExt {
   int64_t m = 0;
   bool write = false;
+  // DBP loss mode: R learns from the decorrelation loss only; the head output sees R detached
+  // (so the task loss does not train R into another task parameter). z keeps its gradient.
+  bool r_decor_only = false;
   std::vector<KernelLayer> layers;
 };
 
@@ -46,7 +49,7 @@ struct KernelHeadOut {
 // undefined (= zeros). Computes in the dtype of r (fp64 for the gradient checks).
 KernelHeadOut kernel_head_output(const KernelLayer& p, bool write, const torch::Tensor& r, const torch::Tensor& w,
                                  const torch::Tensor& kk, const torch::Tensor& v, const torch::Tensor& u_in,
-                                 bool want_z, bool want_state);
+                                 bool want_z, bool want_state, bool r_decor_only = false);
 
 // The same recurrence as an explicit loop over tokens with M x M states (test oracle).
 KernelHeadOut kernel_head_output_loop(const KernelLayer& p, bool write, const torch::Tensor& r,

@@ -70,6 +70,7 @@ const Field kFields[] = {
     {"snapshot_size", "--snapshot-size"}, {"method", "--method"}, {"kernel_m", "--kernel-m"},
     {"kernel_support", "--kernel-support"}, {"kernel_gamma", "--kernel-gamma"}, {"kernel_write", "--kernel-write"},
     {"kernel_lr", "--kernel-lr"}, {"dbp", "--dbp"}, {"dbp_alpha", "--dbp-alpha"}, {"dbp_lambda", "--dbp-lambda"},
+    {"dbp_task_grad", "--dbp-task-grad"},
     {"dbp_lr", "--dbp-lr"}, {"dbp_eta", "--dbp-eta"},
 };
 
@@ -89,7 +90,7 @@ json to_json_object(const TuneConfig& c) {
               {"snapshot_size", c.snapshot_size}, {"method", c.method}, {"kernel_m", c.kernel_m},
               {"kernel_support", c.kernel_support}, {"kernel_gamma", c.kernel_gamma},
               {"kernel_write", c.kernel_write}, {"kernel_lr", c.kernel_lr}, {"dbp", c.dbp},
-              {"dbp_alpha", c.dbp_alpha}, {"dbp_lambda", c.dbp_lambda}, {"dbp_lr", c.dbp_lr},
+              {"dbp_alpha", c.dbp_alpha}, {"dbp_lambda", c.dbp_lambda}, {"dbp_task_grad", c.dbp_task_grad}, {"dbp_lr", c.dbp_lr},
               {"dbp_eta", c.dbp_eta}};
 }
 
@@ -227,6 +228,7 @@ TuneConfig TuneConfig::from_json(const std::string& text) {
   get(j, "dbp", &c.dbp);
   get(j, "dbp_alpha", &c.dbp_alpha);
   get(j, "dbp_lambda", &c.dbp_lambda);
+  get(j, "dbp_task_grad", &c.dbp_task_grad);
   get(j, "dbp_lr", &c.dbp_lr);
   get(j, "dbp_eta", &c.dbp_eta);
   if (auto it = j.find("snapshot_heads"); it != j.end()) {

@@ -113,6 +113,7 @@ struct Tuner::Impl {
   std::vector<torch::Tensor> u0, kbeta, kR;  // L x [H,M,M], L x [H] (write), L x [H,M,M]
   AdamWState kadam, radam;                   // U0 (+ beta); R in DBP loss mode
   std::vector<torch::Tensor> best_u0, best_beta, best_R;
+  std::vector<DecorSums> decor_window;       // per layer, the statistics' exponential window
   std::vector<torch::Tensor> kparams() const {
     std::vector<torch::Tensor> p = u0;
     p.insert(p.end(), kbeta.begin(), kbeta.end());
@@ -291,8 +292,10 @@ void Tuner::Impl::init_kernel() {
     if (p.beta.defined()) kbeta.push_back(p.beta);
   }
   for (auto& b : kbeta) b.set_requires_grad(true);
-  if (dbp_loss())
+  if (dbp_loss()) {
     for (auto& r : kR) r.set_requires_grad(true);
+    kext->r_decor_only = !cfg.dbp_task_grad;
+  }
   kadam = AdamWState(kparams(), AdamWOptions{cfg.beta1, cfg.beta2, cfg.adam_eps, cfg.weight_decay});
   if (dbp_loss()) radam = AdamWState(kR, AdamWOptions{cfg.beta1, cfg.beta2, cfg.adam_eps, 0.0});
 }
@@ -372,12 +375,22 @@ void Tuner::Impl::restore_kernel(const AutosaveData& a, const std::string& path)
   best_R = load_opt("best_R", kR);
 }
 
-void Tuner::Impl::send_decor(int k, const std::vector<DecorSums>& sums) {
-  if (!obs || sums.empty()) return;
+void Tuner::Impl::send_decor(int k, const std::vector<DecorSums>& step_sums) {
+  if (!obs || step_sums.empty()) return;
+  // The statistics are over an exponential window of recent steps holding about 4M tokens, so Cz
+  // has full rank (one step of a small batch has fewer tokens than M); the window restarts on resume.
+  const double per_step = std::max(1.0, step_sums[0].n), M = static_cast<double>(kext->m);
+  const double decay = std::clamp(1.0 - per_step / (4.0 * M), 0.0, 0.995);
+  if (decor_window.size() != step_sums.size()) decor_window.assign(step_sums.size(), DecorSums{});
+  for (size_t l = 0; l < step_sums.size(); ++l) {
+    decor_window[l].scale(decay);
+    decor_window[l].add(step_sums[l]);
+  }
+  const auto& sums = decor_window;
   DecorMetrics dm;
   dm.step = k;
   dm.mode = cfg.dbp;
-  dm.tokens = static_cast<int>(sums[0].n);
+  dm.tokens = static_cast<int>(std::lround(sums[0].n));
   double total = 0;
   for (const auto& s : sums) {
     dm.layers.push_back(decor_stats(s));

@@ -61,6 +61,7 @@ rwkv::TuneConfig unusual() {
   c.dbp = "update";
   c.dbp_alpha = 0.3;
   c.dbp_lambda = 0.25;
+  c.dbp_task_grad = true;
   c.dbp_lr = 3e-4;
   c.dbp_eta = 1.0 / 7.0;
   return c;

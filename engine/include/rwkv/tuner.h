@@ -55,20 +55,21 @@ struct StateSnapshot {            // downsampled S0[layer][head] (block means), 
   std::vector<float> values;
 };
 
-// Decorrelation statistics of the kernel features z = R phi(r/|r|) of one layer, over the tokens
-// of one optimizer step, with Cz = E[zz^T] - E[z]E[z]^T per head (method note section 3).
+// Decorrelation statistics of the kernel features z = R phi(r/|r|) of one layer, with
+// Cz = E[zz^T] - E[z]E[z]^T per head (method note section 3), over the tokens of the recent steps
+// (an exponential window of about 4M tokens: one step alone has fewer tokens than M features).
 struct DecorLayerStats {
   double mean_abs_corr = 0;   // mean |Cz_ij| / sqrt(Cz_ii Cz_jj) over i != j, averaged over heads
   double offdiag_ratio = 0;   // sum_{i!=j} Cz_ij^2 / sum_i Cz_ii^2, all heads pooled
   double min_var = 0, max_var = 0;  // smallest and largest Cz_ii over the layer's heads
-  double condition = 0;       // largest over heads of lambda_max / lambda_min of Cz (inf if singular)
+  double condition = 0;       // largest over heads of lambda_max / lambda_min of Cz (capped at 1e12)
 };
 
 struct DecorMetrics {             // sent after every optimizer step of a kernel run
   int step = 0;
   std::string mode;               // "off", "loss" or "update"
   double decor_loss = 0;          // L_decor of the step (mean over layers and heads), any mode
-  int tokens = 0;                 // tokens the statistics are over
+  int tokens = 0;                 // tokens the statistics are over (effective count of the window)
   std::vector<DecorLayerStats> layers;  // [L]
 };
 
