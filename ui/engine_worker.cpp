@@ -173,7 +173,9 @@ void EngineWorker::saveState(const QString& path) {
     f.format = rwkv::state_format_for_path(path.toStdString());
     if (f.format != rwkv::StateFormat::Ours) f.meta.clear();
     rwkv::save_state(path.toStdString(), f);
-    Q_EMIT stateSaved(path, rwkv::state_format_name(f.format));
+    const std::string warn = rwkv::state_export_warning(f.s0, f.format);  // a kernel state as PEFT/Ai00
+    Q_EMIT stateSaved(path, QString(rwkv::state_format_name(f.format)) +
+                                (warn.empty() ? QString() : " — warning: " + QString::fromStdString(warn)));
   }, &EngineWorker::failed);
 }
 

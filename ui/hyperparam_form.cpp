@@ -1,5 +1,6 @@
 #include "hyperparam_form.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QFormLayout>
 #include <QGroupBox>
@@ -38,6 +39,47 @@ HyperparamForm::HyperparamForm(QWidget* parent) : QWidget(parent) {
   presetRow->addRow("Preset", preset_);
 
   QFormLayout* f;
+  QGroupBox* method = group("Method", &f);
+  method_ = new QComboBox;
+  method_->setObjectName("method");
+  method_->addItems({"plain", "kernel"});
+  method_->setToolTip("plain: tune each layer's initial state S0 only (RWKV-PEFT compatible).\n"
+                      "kernel: also tune a kernel-upscaled state U0 (M x M per head) read through Gaussian features "
+                      "of the receptance; starts exactly at the base model (U0 = 0). Saved as .rwkvstate only.");
+  f->addRow("Method", method_);
+  addInt(f, "kernelM", "Kernel features M",
+         "Features per head (the paper's ablation: 256, 512, 768). Memory and time grow as M² per head.", 0, 4096);
+  support_ = new QComboBox;
+  support_->setObjectName("kernelSupport");
+  support_->addItems({"kmeans", "random"});
+  support_->setToolTip("Support vectors chosen from the normalised keys the frozen model computes on the training texts: "
+                       "k-means++ centres, or a random sample of keys.");
+  f->addRow("Support vectors", support_);
+  addReal(f, "kernelGamma", "Kernel γ",
+          "Gaussian width of phi(u) = exp(-γ |u - c|²); 0 = 1 / median squared key-to-support distance, per head.");
+  addReal(f, "kernelLr", "Kernel learning rate", "Peak learning rate of U0 (and β); 0 = the state's learning rate.");
+  write_ = new QCheckBox("tokens write into U");
+  write_->setObjectName("kernelWrite");
+  write_->setToolTip("U_t += β (Qᵀv_t)(R phi(k_t))ᵀ with a trainable gain β that starts at 0.");
+  f->addRow("Write", write_);
+  dbp_ = new QComboBox;
+  dbp_->setObjectName("dbp");
+  dbp_->addItems({"off", "loss", "update"});
+  dbp_->setToolTip("Decorrelated backpropagation of the kernel features z = R phi:\n"
+                   "off: R stays the identity.\nloss: R is trained on the decorrelation loss (AdamW).\n"
+                   "update: R <- R - η (E[zzᵀ] - diag E[z²]) R after every step.\n"
+                   "The Decorrelation tab plots the statistics live.");
+  f->addRow("DBP", dbp_);
+  addReal(f, "dbpAlpha", "DBP α", "Loss mode: weight of the decorrelation loss (L = CE + α L_decor).");
+  addReal(f, "dbpLambda", "DBP λ", "Weight of the unit-variance term Σ(Cz_ii - 1)²/M in L_decor (0 = off-diagonal only).");
+  addReal(f, "dbpLr", "DBP learning rate", "Loss mode: AdamW learning rate of R (constant).");
+  addReal(f, "dbpEta", "DBP η", "Update mode: step size of the update rule, in (0, 1].");
+  taskGrad_ = new QCheckBox("the task loss trains R too");
+  taskGrad_->setObjectName("dbpTaskGrad");
+  taskGrad_->setToolTip("Loss mode: also backpropagate the cross-entropy into R (the literal L = CE + α L_decor). "
+                        "Off by default: on the demo model it raised the correlations instead of lowering them.");
+  f->addRow("", taskGrad_);
+
   QGroupBox* data = group("Data", &f);
   addInt(f, "ctxLen", "Context length", "Tokens per sample (ctx_len); longer samples are cut and counted. At least 2.", 0,
          1 << 20);
@@ -89,7 +131,7 @@ HyperparamForm::HyperparamForm(QWidget* parent) : QWidget(parent) {
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addLayout(presetRow);
-  for (QGroupBox* g : {data, opt, stop, run}) layout->addWidget(g);
+  for (QGroupBox* g : {method, data, opt, stop, run}) layout->addWidget(g);
   layout->addStretch();
 
   const auto edited = [this] {
@@ -99,12 +141,29 @@ HyperparamForm::HyperparamForm(QWidget* parent) : QWidget(parent) {
   for (QLineEdit* e : reals_) connect(e, &QLineEdit::textChanged, this, edited);
   for (QSpinBox* s : ints_) connect(s, qOverload<int>(&QSpinBox::valueChanged), this, edited);
   connect(schedule_, &QComboBox::currentTextChanged, this, edited);
+  for (QComboBox* c : {method_, support_, dbp_}) connect(c, &QComboBox::currentTextChanged, this, edited);
+  for (QCheckBox* c : {write_, taskGrad_}) connect(c, &QCheckBox::toggled, this, edited);
+  connect(method_, &QComboBox::currentTextChanged, this, &HyperparamForm::updateMethodFields);
+  connect(dbp_, &QComboBox::currentTextChanged, this, &HyperparamForm::updateMethodFields);
   connect(device_, &QComboBox::currentTextChanged, this, edited);
   connect(heads_, &QLineEdit::textChanged, this, edited);
   connect(preset_, &QComboBox::textActivated, this, [this](const QString& p) {
     if (p != "Custom") applyPreset(p);
   });
   applyPreset("Default");
+}
+
+void HyperparamForm::updateMethodFields() {
+  const bool kernel = method_->currentText() == "kernel";
+  const QString dbp = dbp_->currentText();
+  for (QWidget* w : std::initializer_list<QWidget*>{ints_["kernelM"], support_, reals_["kernelGamma"],
+                                                    reals_["kernelLr"], write_, dbp_})
+    w->setEnabled(kernel);
+  reals_["dbpAlpha"]->setEnabled(kernel && dbp == "loss");
+  reals_["dbpLambda"]->setEnabled(kernel && dbp != "off");
+  reals_["dbpLr"]->setEnabled(kernel && dbp == "loss");
+  taskGrad_->setEnabled(kernel && dbp == "loss");
+  reals_["dbpEta"]->setEnabled(kernel && dbp == "update");
 }
 
 QLineEdit* HyperparamForm::addReal(QFormLayout* form, const char* name, const QString& label, const QString& tip) {
@@ -193,6 +252,19 @@ void HyperparamForm::write(const rwkv::TuneConfig& c) {
   ints_["snapshotEvery"]->setValue(c.snapshot_every);
   ints_["snapshotSize"]->setValue(c.snapshot_size);
   schedule_->setCurrentText(QString::fromStdString(c.schedule));
+  method_->setCurrentText(QString::fromStdString(c.method));
+  ints_["kernelM"]->setValue(c.kernel_m);
+  support_->setCurrentText(QString::fromStdString(c.kernel_support));
+  reals_["kernelGamma"]->setText(num(c.kernel_gamma));
+  reals_["kernelLr"]->setText(num(c.kernel_lr));
+  write_->setChecked(c.kernel_write);
+  dbp_->setCurrentText(QString::fromStdString(c.dbp));
+  reals_["dbpAlpha"]->setText(num(c.dbp_alpha));
+  reals_["dbpLambda"]->setText(num(c.dbp_lambda));
+  reals_["dbpLr"]->setText(num(c.dbp_lr));
+  reals_["dbpEta"]->setText(num(c.dbp_eta));
+  taskGrad_->setChecked(c.dbp_task_grad);
+  updateMethodFields();
   device_->setCurrentText(QString::fromStdString(c.device));
   QStringList heads;
   for (const auto& [l, h] : c.snapshot_heads) heads << QString("%1:%2").arg(l).arg(h);
@@ -251,6 +323,20 @@ QStringList HyperparamForm::read(rwkv::TuneConfig* cfg) const {
   c.seed = seed.toULongLong(&seedOk);
   if (!seedOk) problems << QString("Seed: \"%1\" is not a whole number of 0 or more.").arg(seed);
   c.schedule = schedule_->currentText().toStdString();
+  c.method = method_->currentText().toStdString();
+  atLeast("kernelM", "Kernel features M", 1, &c.kernel_m);
+  c.kernel_support = support_->currentText().toStdString();
+  if (real("kernelGamma", "Kernel γ", &c.kernel_gamma) && c.kernel_gamma < 0)
+    problems << QString("Kernel γ must be 0 (median heuristic) or more (found %1).").arg(num(c.kernel_gamma));
+  if (real("kernelLr", "Kernel learning rate", &c.kernel_lr) && c.kernel_lr < 0)
+    problems << QString("Kernel learning rate must be 0 (same as the state's) or more (found %1).").arg(num(c.kernel_lr));
+  c.kernel_write = write_->isChecked();
+  c.dbp = c.method == "kernel" ? dbp_->currentText().toStdString() : "off";
+  real("dbpAlpha", "DBP α", &c.dbp_alpha);
+  real("dbpLambda", "DBP λ", &c.dbp_lambda);
+  real("dbpLr", "DBP learning rate", &c.dbp_lr);
+  real("dbpEta", "DBP η", &c.dbp_eta);
+  c.dbp_task_grad = taskGrad_->isChecked();
   c.device = device_->currentText().trimmed().toStdString();
   c.snapshot_heads.clear();
   const QString heads = heads_->text().trimmed();

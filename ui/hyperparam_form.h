@@ -7,6 +7,7 @@
 
 #include "rwkv/tune_config.h"
 
+class QCheckBox;
 class QComboBox;
 class QLineEdit;
 class QSpinBox;
@@ -33,7 +34,11 @@ class HyperparamForm : public QWidget {
   QComboBox* preset_;
   QMap<QString, QLineEdit*> reals_;
   QMap<QString, QSpinBox*> ints_;
+  void updateMethodFields();
+
   QComboBox* schedule_;
+  QComboBox *method_, *support_, *dbp_;
+  QCheckBox *write_, *taskGrad_;
   QComboBox* device_;
   QLineEdit* heads_;
   bool applying_ = false;

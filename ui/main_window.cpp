@@ -29,6 +29,7 @@
 #include "history_view.h"
 #include "hyperparam_form.h"
 #include "message_banner.h"
+#include "decor_panel.h"
 #include "monitor_panel.h"
 #include "run_controls.h"
 #include "run_record.h"
@@ -212,6 +213,11 @@ void MainWindow::connectSession() {
   });
   connect(session_, &EngineSession::failed, this, &MainWindow::onFailed);
   connect(session_, &EngineSession::batchReady, this, &MainWindow::onBatch);
+  connect(monitor_->decorPanel(), &DecorPanel::covarianceRequested, this, [this](int layer, int head) {
+    auto& ctl = session_->worker()->control();  // atomics: read by the tuner at its next step
+    if (ctl.covariance_layer.load() >= 0) ctl.covariance_layer = layer;
+    ctl.covariance_head = head;
+  });
   connect(session_, &EngineSession::runFinished, this, &MainWindow::onRunFinished);
   connect(session_, &EngineSession::runFailed, this, &MainWindow::onRunFailed);
   connect(session_, &EngineSession::runningChanged, this, &MainWindow::onRunningChanged);

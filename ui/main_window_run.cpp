@@ -12,6 +12,7 @@
 #include "history_view.h"
 #include "main_window.h"
 #include "message_banner.h"
+#include "decor_panel.h"
 #include "monitor_panel.h"
 #include "run_controls.h"
 #include "run_record.h"
@@ -65,6 +66,11 @@ bool MainWindow::startRun() {
   QStringList argv;
   for (const auto& a : runConfig_.to_command_line()) argv << CommandPreview::shellQuote(QString::fromStdString(a));
   log("starting: " + argv.join(' '));
+  // Kernel runs send the covariance of the layer and head the Decorrelation tab shows.
+  auto& ctl = session_->worker()->control();
+  ctl.covariance_layer = runConfig_.method == "kernel" ? monitor_->decorPanel()->covarianceLayer() : -1;
+  ctl.covariance_head = monitor_->decorPanel()->covarianceHead();
+  ctl.covariance_size = 64;
   session_->start(runConfig_);
   return true;
 }

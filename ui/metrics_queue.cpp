@@ -28,6 +28,14 @@ void MetricsQueue::on_snapshot(const rwkv::StateSnapshot& s) {
   push([&](MetricsBatch& b) { b.snapshots.push_back(s); });
 }
 
+void MetricsQueue::on_decor(const rwkv::DecorMetrics& m) {
+  push([&](MetricsBatch& b) { b.decor.push_back(m); });
+}
+
+void MetricsQueue::on_covariance(const rwkv::CovarianceSnapshot& c) {
+  push([&](MetricsBatch& b) { b.covariance = c; });
+}
+
 void MetricsQueue::on_log(const std::string& line) { pushLog(QString::fromStdString(line)); }
 
 void MetricsQueue::pushLog(const QString& line) {

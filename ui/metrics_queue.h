@@ -18,8 +18,13 @@ struct MetricsBatch {
   std::vector<rwkv::StepMetrics> steps;
   std::vector<rwkv::EvalMetrics> evals;
   std::vector<rwkv::StateSnapshot> snapshots;
+  std::vector<rwkv::DecorMetrics> decor;
+  std::optional<rwkv::CovarianceSnapshot> covariance;  // the latest only
   QStringList logs;
-  bool empty() const { return !info && steps.empty() && evals.empty() && snapshots.empty() && logs.isEmpty(); }
+  bool empty() const {
+    return !info && steps.empty() && evals.empty() && snapshots.empty() && decor.empty() && !covariance &&
+           logs.isEmpty();
+  }
 };
 
 Q_DECLARE_METATYPE(MetricsBatch)
@@ -34,6 +39,8 @@ class MetricsQueue : public QObject, public rwkv::TuneObserver {
   void on_step(const rwkv::StepMetrics& m) override;
   void on_eval(const rwkv::EvalMetrics& m) override;
   void on_snapshot(const rwkv::StateSnapshot& s) override;
+  void on_decor(const rwkv::DecorMetrics& m) override;
+  void on_covariance(const rwkv::CovarianceSnapshot& c) override;
   void on_log(const std::string& line) override;
 
   void pushLog(const QString& line);  // from any thread

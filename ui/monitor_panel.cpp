@@ -5,6 +5,7 @@
 #include <QLabel>
 #include <cmath>
 
+#include "decor_panel.h"
 #include "loss_plot.h"
 #include "series_plot.h"
 #include "state_heatmap.h"
@@ -16,7 +17,8 @@ MonitorPanel::MonitorPanel(QWidget* parent)
       grad_(new SeriesPlot("gradient norm (before clipping)", true)),
       norm_(new SeriesPlot("‖S0‖ Frobenius norm", false)),
       rank_(new SeriesPlot("effective rank (mean over heads)", false)),
-      heatmap_(new StateHeatmap) {
+      heatmap_(new StateHeatmap),
+      decor_(new DecorPanel) {
   setObjectName("monitorTabs");
   loss_->setObjectName("lossPlot");
   lr_->setObjectName("lrPlot");
@@ -30,14 +32,9 @@ MonitorPanel::MonitorPanel(QWidget* parent)
   addTab(heatmap_, "State heatmap");
   addTab(norm_, "State norm / layer");
   addTab(rank_, "Effective rank / layer");
-  auto* dbp = new QLabel(
-      "Decorrelation statistics appear here when a DBP (decorrelated backpropagation) run is active.\n"
-      "The engine does not offer DBP yet.");
-  dbp->setAlignment(Qt::AlignCenter);
-  dbp->setWordWrap(true);
-  dbp->setStyleSheet("color: gray");
-  addTab(dbp, "Decorrelation");
-  setTabToolTip(indexOf(dbp), "Placeholder: DBP is not in the engine yet");
+  decor_->setObjectName("decorPanel");
+  addTab(decor_, "Decorrelation");
+  setTabToolTip(indexOf(decor_), "DBP: decorrelation statistics of the kernel features per layer, and their covariance");
   lr_->setSeries({"lr"});
   clear();
 }
@@ -47,6 +44,7 @@ void MonitorPanel::clear() {
   lr_->clear();
   setLayers(0);
   heatmap_->clear();
+  decor_->clear();
 }
 
 void MonitorPanel::setLayers(int n_layer) {
@@ -62,7 +60,11 @@ void MonitorPanel::apply(const MetricsBatch& batch) {
   if (batch.info) {
     nHead_ = std::max(1, batch.info->n_head);
     if (batch.info->n_layer != nLayer_) setLayers(batch.info->n_layer);
+    decor_->setShape(batch.info->n_layer, batch.info->n_head);
   }
+  for (const auto& d : batch.decor) decor_->add(d);
+  if (batch.covariance) decor_->setCovariance(*batch.covariance);
+  if (!batch.decor.empty()) decor_->refresh();
   for (const auto& m : batch.steps) {
     const double x = m.step;
     if (!m.skipped) loss_->addTrain(x, m.loss);
@@ -100,5 +102,6 @@ QCustomPlot* MonitorPanel::currentPlot() const {
 QList<QPair<QString, QCustomPlot*>> MonitorPanel::namedPlots() const {
   return {{"loss", loss_->plot()},           {"learning_rate", lr_->plot()},
           {"grad_norm_per_layer", grad_->plot()}, {"state_heatmap", heatmap_->plot()},
-          {"state_norm_per_layer", norm_->plot()}, {"effective_rank_per_layer", rank_->plot()}};
+          {"state_norm_per_layer", norm_->plot()}, {"effective_rank_per_layer", rank_->plot()},
+          {"decorrelation", decor_->statPlot()->plot()}, {"covariance", decor_->covariancePlot()}};
 }

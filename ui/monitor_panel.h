@@ -1,5 +1,5 @@
 // The live view of a run: one tab per plot (loss, learning rate, grad norm per layer, state
-// heatmap, state norm and effective rank per layer, a placeholder for DBP decorrelation stats).
+// heatmap, state norm and effective rank per layer, the DBP decorrelation statistics).
 // It turns drained MetricsBatches into plot points; the plots know nothing of the engine.
 #pragma once
 #include <QList>
@@ -8,6 +8,7 @@
 
 #include "metrics_queue.h"
 
+class DecorPanel;
 class LossPlot;
 class QCustomPlot;
 class SeriesPlot;
@@ -27,6 +28,7 @@ class MonitorPanel : public QTabWidget {
   SeriesPlot* stateNormPlot() const { return norm_; }
   SeriesPlot* rankPlot() const { return rank_; }
   StateHeatmap* heatmap() const { return heatmap_; }
+  DecorPanel* decorPanel() const { return decor_; }
   QCustomPlot* currentPlot() const;                      // the visible tab's plot, or null
   QList<QPair<QString, QCustomPlot*>> namedPlots() const;  // file-name stem -> plot
 
@@ -36,5 +38,6 @@ class MonitorPanel : public QTabWidget {
   LossPlot* loss_;
   SeriesPlot *lr_, *grad_, *norm_, *rank_;
   StateHeatmap* heatmap_;
+  DecorPanel* decor_;
   int nLayer_ = 0, nHead_ = 1;
 };

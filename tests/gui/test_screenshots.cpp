@@ -7,6 +7,7 @@
 #include <QFile>
 #include <QImage>
 #include <QListWidget>
+#include <QComboBox>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTabWidget>
@@ -22,6 +23,7 @@
 #include "fixtures.h"
 #include "gui_support.h"
 #include "history_view.h"
+#include "decor_panel.h"
 #include "monitor_panel.h"
 #include "series_plot.h"
 #include "state_heatmap.h"
@@ -114,7 +116,36 @@ class Screenshots : public QObject {
   }
 
   void compareAndInspect();
+  void dbpRun();
 };
+
+// A kernel run with DBP in loss mode on demo-small: the Decorrelation tab while it runs.
+void Screenshots::dbpRun() {
+  const QString model = fixtures::sourceDir() + "/resources/models/demo-small.safetensors";
+  const QString data = fixtures::sourceDir() + "/resources/tasks/format_train.jsonl";
+  MainWindow w;
+  w.resize(1440, 900);
+  w.show();
+  QVERIFY(QTest::qWaitForWindowExposed(&w));
+  QVERIFY(gui::openFiles(w, model, data));
+  gui::typePath(&w, "outPath", tmp_.filePath("dbp.rwkvstate"));
+  const int steps = qEnvironmentVariableIsSet("RWKV_SCREENSHOT_DIR") ? 150 : 16;
+  gui::setInt(&w, "maxSteps", steps);
+  gui::setInt(&w, "microBsz", 4);
+  gui::setInt(&w, "evalEvery", 10);
+  gui::setText(&w, "lr", "0.2");
+  gui::setText(&w, "lrFinal", "0.01");
+  gui::setText(&w, "evalFraction", "0.2");
+  gui::child<QComboBox>(&w, "method")->setCurrentText("kernel");
+  gui::setInt(&w, "kernelM", 64);
+  gui::child<QComboBox>(&w, "dbp")->setCurrentText("loss");
+  QSignalSpy finished(w.session(), &EngineSession::runFinished);
+  QTest::mouseClick(gui::child<QPushButton>(&w, "startButton"), Qt::LeftButton);
+  w.monitor()->setCurrentWidget(w.monitor()->decorPanel());
+  QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 600000);
+  QTest::qWait(200);
+  shoot(w, "dbp");
+}
 
 // The compare and inspector views on the demo: a state tuned here on the format task, shown on
 // questions it was not tuned on (the eval split, and format_eval.jsonl's people).
