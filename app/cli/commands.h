@@ -17,5 +17,6 @@ int cmd_bench(const Args& args);
 int cmd_pretrain(const Args& args);
 int cmd_eval(const Args& args);
 int cmd_inspect(const Args& args);
+int cmd_ablate(const Args& args);
 
 }  // namespace cli

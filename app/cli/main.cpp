@@ -25,6 +25,7 @@ const Command kCommands[] = {
     {"tune", "tune the initial state on a JSON Lines data set (autosave, resume, Ctrl-C cancels)", cli::cmd_tune},
     {"eval", "answer an eval file (JSON Lines, GSM8K, MMLU CSV) greedily and score it (--json)", cli::cmd_eval},
     {"inspect", "run a prompt and dump the state's dynamics: norms, changes, transition spectra (--json)", cli::cmd_inspect},
+    {"ablate", "run the ablation (base, plain, kernel M, +DBP) over the demo tasks and seeds; write a table", cli::cmd_ablate},
     {"bench", "measure prefill, decode and tuning tokens/s (JSON lines)", cli::cmd_bench},
     {"pretrain", "train a fresh model (all weights) from a recipe; makes the demo models", cli::cmd_pretrain},
 };
