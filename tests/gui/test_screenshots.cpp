@@ -121,8 +121,7 @@ class Screenshots : public QObject {
 
 // A kernel run with DBP in loss mode on demo-small: the Decorrelation tab while it runs.
 void Screenshots::dbpRun() {
-  const QString model = fixtures::sourceDir() + "/resources/models/demo-small.safetensors";
-  const QString data = fixtures::sourceDir() + "/resources/tasks/format_train.jsonl";
+  const QString model = demoModel(), data = demoData();
   MainWindow w;
   w.resize(1440, 900);
   w.show();
