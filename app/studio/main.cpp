@@ -1,29 +1,15 @@
 // rwkv-studio: the GUI. Thin: parse the command line, open the main window. Without --model and
 // --data it reopens the previous session's files, else the demo: the project's demo-small model
-// and its format task (resources/), ready to press Start.
+// and its format task (resources/, see demo_files.h), ready to press Start. --self-test checks an
+// installation (self_test.h).
 #include <QApplication>
 #include <QCommandLineParser>
-#include <QDir>
-#include <QFile>
-#include <QFileInfo>
 
+#include "demo_files.h"
 #include "hyperparam_form.h"
 #include "main_window.h"
+#include "self_test.h"
 #include "setup_panel.h"
-
-namespace {
-
-// A file of the demo (models/demo-small.safetensors, tasks/format_train.jsonl): beside an
-// installed binary (../share/rwkv-studio/), else in the source tree it was built from; "" if absent.
-QString demoFile(const QString& rel) {
-  for (const QString& root : {QCoreApplication::applicationDirPath() + "/../share/rwkv-studio", QString(RWKV_RESOURCE_DIR)}) {
-    const QString path = QDir::cleanPath(root + "/" + rel);
-    if (QFileInfo::exists(path)) return path;
-  }
-  return {};
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   QApplication app(argc, argv);
@@ -38,8 +24,12 @@ int main(int argc, char** argv) {
   QCommandLineOption model({"m", "model"}, "Model file to open (.pth, .safetensors, rwkv.cpp .bin).", "file");
   QCommandLineOption data({"d", "data"}, "Dataset (JSON Lines) to open.", "file");
   QCommandLineOption fresh("fresh", "Do not reopen the previous session's files; open the demo model and data.");
-  cli.addOptions({model, data, fresh});
+  QCommandLineOption selfTest("self-test",
+                              "Open the demo model and data, run two tuning steps, exit 0 if all worked "
+                              "(use QT_QPA_PLATFORM=offscreen without a display).");
+  cli.addOptions({model, data, fresh, selfTest});
   cli.process(app);
+  if (cli.isSet(selfTest)) return runSelfTest();
 
   MainWindow w;
   w.show();

@@ -1,8 +1,12 @@
 // atomic_write_file: the bytes go to "<path>.tmp.<pid>" in the same folder, are fsynced, then
 // renamed over <path> and the folder is fsynced. Any failure removes the temp file and throws
 // Error(Io, "<path>: cannot write: <reason>"); the old file at <path> is never touched before the
-// rename, so a crash, a full disk or a read-only folder leaves it as it was.
+// rename, so a crash, a full disk or a read-only folder leaves it as it was. A process killed
+// while writing leaves its temp file; the next successful write of the same path removes the
+// temp files of writers that no longer run (docs/robustness.md, kill -9 during autosave).
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,6 +55,29 @@ mode_t mode_for(const std::string& path) {
   return 0666;
 }
 
+// Removes "<name>.tmp.<pid>" beside path when no process <pid> exists: the leftover of a writer
+// killed between creating its temp file and the rename. Live writers' files, links, folders and
+// other names are left alone. Best effort: errors are ignored.
+void remove_stale_temps(const std::string& path) {
+  const std::string folder = folder_of(path);
+  const auto slash = path.find_last_of('/');
+  const std::string prefix = (slash == std::string::npos ? path : path.substr(slash + 1)) + ".tmp.";
+  DIR* dir = ::opendir(folder.c_str());
+  if (!dir) return;
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string name = e->d_name;
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid <= 0 || pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    const std::string full = folder + "/" + name;
+    struct stat st;
+    if (::lstat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) ::unlink(full.c_str());
+  }
+  ::closedir(dir);
+}
+
 }  // namespace
 
 void atomic_write_file(const std::string& path, const std::string& bytes) {
@@ -82,6 +109,7 @@ void atomic_write_file(const std::string& path, const std::string& bytes) {
     ::close(dfd);
     if (rc != 0 && derr != EINVAL && derr != EROFS) fail(path, derr, " (fsync of the folder after the rename)");
   }
+  remove_stale_temps(path);
 }
 
 }  // namespace rwkv

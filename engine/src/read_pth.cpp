@@ -8,9 +8,13 @@
 // storage types) are interpreted, every other global becomes an opaque placeholder, so extra
 // entries of a training checkpoint (argparse namespaces, optimizer state) are skipped.
 // Storages are read from the zip straight into tensor memory (one copy, no whole-file buffer).
+// Hostile pickles are expected (docs/robustness.md): every object lives in the unpickler's arena,
+// which unlinks them all before freeing, so a million nested tuples or a list that contains
+// itself neither overflow the stack nor leak; tensor views are checked without overflow.
 #include <caffe2/serialize/inline_container.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -36,12 +40,6 @@ struct Obj {
   torch::Tensor t;                      // Storage (1-D, numel elements), Tensor
 };
 
-Ref make(Obj::Kind k) {
-  auto o = std::make_shared<Obj>();
-  o->kind = k;
-  return o;
-}
-
 struct PickleError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -57,9 +55,26 @@ std::optional<torch::ScalarType> storage_dtype(const std::string& name) {
   return it->second;
 }
 
+// A view may have more elements than its storage (an expanded tensor, stride 0) but not without
+// bound: a few bytes of pickle must not make the loader copy gigabytes.
+constexpr int64_t kMaxExpandedElements = int64_t(1) << 24;
+constexpr int kMaxReduceDepth = 64;  // tensor-subclass records nest a few levels, not thousands
+
 class Unpickler {
  public:
   Unpickler(const std::string& data, caffe2::serialize::PyTorchStreamReader& zip) : d_(data), zip_(zip) {}
+  // Unlinks every object first, so that freeing them never recurses and cycles are broken.
+  ~Unpickler() {
+    stack_.clear();
+    memo_.clear();
+    storages_.clear();
+    for (const Ref& o : arena_) {
+      o->items.clear();
+      o->kv.clear();
+    }
+  }
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
 
   Ref run() {
     for (;;) {
@@ -159,10 +174,16 @@ class Unpickler {
   }
 
   // ---- values ----
-  static Ref boolean(bool b) { auto o = make(Obj::Bool); o->i = b; return o; }
-  static Ref integer(int64_t v) { auto o = make(Obj::Int); o->i = v; return o; }
-  static Ref str(std::string s) { auto o = make(Obj::Str); o->s = std::move(s); return o; }
-  static Ref tuple(std::vector<Ref> items) { auto o = make(Obj::Tuple); o->items = std::move(items); return o; }
+  Ref make(Obj::Kind k) {
+    auto o = std::make_shared<Obj>();
+    o->kind = k;
+    arena_.push_back(o);
+    return o;
+  }
+  Ref boolean(bool b) { auto o = make(Obj::Bool); o->i = b; return o; }
+  Ref integer(int64_t v) { auto o = make(Obj::Int); o->i = v; return o; }
+  Ref str(std::string s) { auto o = make(Obj::Str); o->s = std::move(s); return o; }
+  Ref tuple(std::vector<Ref> items) { auto o = make(Obj::Tuple); o->items = std::move(items); return o; }
   Ref real() {
     uint64_t bits = 0;
     for (int k = 0; k < 8; ++k) bits = (bits << 8) | u8();  // big-endian
@@ -231,7 +252,8 @@ class Unpickler {
     return v;
   }
 
-  Ref reduce(const Ref& fn, const Ref& args) {
+  Ref reduce(const Ref& fn, const Ref& args, int depth = 0) {
+    if (depth > kMaxReduceDepth) throw PickleError("tensor records nested too deeply");
     if (fn->kind != Obj::Global) return make(Obj::Opaque);
     const std::string name = fn->s + "." + fn->s2;
     const std::vector<Ref>& a = args->items;
@@ -247,7 +269,7 @@ class Unpickler {
     }
     if (name == "torch._tensor._rebuild_from_type_v2") {  // (func, type, args, state): a tensor subclass
       if (args->kind != Obj::Tuple || a.size() < 3) throw PickleError("malformed tensor subclass record");
-      return reduce(a[0], a[2]);
+      return reduce(a[0], a[2], depth + 1);
     }
     return make(Obj::Opaque);
   }
@@ -255,15 +277,23 @@ class Unpickler {
   Ref view(const torch::Tensor& storage, int64_t offset, const std::vector<int64_t>& size,
            const std::vector<int64_t>& stride) {
     if (size.size() != stride.size()) throw PickleError("tensor size and stride differ in length");
+    if (offset < 0) throw PickleError("negative tensor storage offset");
     int64_t last = offset;  // highest element index the view touches
-    bool empty = false;
+    int64_t numel = 1;
+    bool empty = false, overflow = false;
     for (size_t k = 0; k < size.size(); ++k) {
       if (size[k] < 0 || stride[k] < 0) throw PickleError("negative tensor size or stride");
       if (size[k] == 0) empty = true;
-      else last += (size[k] - 1) * stride[k];
+      int64_t reach = 0;
+      overflow |= __builtin_mul_overflow(size[k] == 0 ? 0 : size[k] - 1, stride[k], &reach);
+      overflow |= __builtin_add_overflow(last, reach, &last);
+      overflow |= __builtin_mul_overflow(numel, size[k], &numel);
     }
-    if (offset < 0 || (!empty && last >= storage.numel()))
+    if (!empty && (overflow || last >= storage.numel()))
       throw PickleError("a tensor view reaches past the end of its storage");
+    if (!empty && numel > std::max<int64_t>(storage.numel(), kMaxExpandedElements))
+      throw PickleError("a tensor view of " + std::to_string(numel) + " elements expands a storage of " +
+                        std::to_string(storage.numel()));
     auto o = make(Obj::Tensor);
     o->t = storage.as_strided(size, stride, offset);
     return o;
@@ -283,7 +313,9 @@ class Unpickler {
 
     const std::string record = "data/" + key;
     if (!zip_.hasRecord(record)) throw PickleError("storage record '" + record + "' is missing");
-    const uint64_t want = uint64_t(a[4]->i) * c10::elementSize(*dtype);
+    uint64_t want = 0;
+    if (__builtin_mul_overflow(uint64_t(a[4]->i), uint64_t(c10::elementSize(*dtype)), &want))
+      throw PickleError("storage record '" + record + "' is impossibly large");
     const uint64_t have = zip_.getRecordSize(record);
     if (have != want)
       throw PickleError("storage record '" + record + "' has " + std::to_string(have) + " bytes, expected " +
@@ -301,6 +333,7 @@ class Unpickler {
   std::vector<Ref> stack_;
   std::map<uint64_t, Ref> memo_;
   std::map<std::string, Ref> storages_;
+  std::vector<Ref> arena_;  // every object made, unlinked by the destructor
 };
 
 [[noreturn]] void not_readable(const std::string& path, const std::string& why) {
@@ -330,28 +363,10 @@ std::string first_sentence(const std::string& msg) {
 
 }  // namespace
 
-TensorMap read_pth(const std::string& path) {
-  Ref root;
-  try {
-    caffe2::serialize::PyTorchStreamReader zip(path);
-    if (!zip.hasRecord("data.pkl")) not_readable(path, "the zip has no data.pkl (is it a TorchScript archive?)");
-    if (zip.hasRecord("byteorder")) {
-      auto [ptr, n] = zip.getRecord("byteorder");
-      const std::string order(static_cast<const char*>(ptr.get()), n);
-      if (order != "little") not_readable(path, "it was saved on a " + order + "-endian machine");
-    }
-    auto [ptr, n] = zip.getRecord("data.pkl");
-    const std::string pickle(static_cast<const char*>(ptr.get()), n);
-    root = Unpickler(pickle, zip).run();
-  } catch (const Error&) {
-    throw;
-  } catch (const PickleError& e) {
-    not_readable(path, std::string("corrupt pickle: ") + e.what());
-  } catch (const c10::Error& e) {
-    not_readable(path, first_sentence(e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    not_readable(path, e.what());
-  }
+namespace {
+
+// The named tensors of the unpickled root: a dict, or a training checkpoint wrapping one.
+TensorMap named_tensors(const Ref& root, const std::string& path) {
   if (root->kind != Obj::Dict) not_readable(path, std::string("the top-level object is ") + kind_name(root->kind) + ", not a dict");
 
   // Training checkpoints wrap the weights: {"state_dict": {...}, "epoch": ...}.
@@ -366,6 +381,32 @@ TensorMap read_pth(const std::string& path) {
     if (k->kind == Obj::Str && v->kind == Obj::Tensor) out[k->s] = v->t;
   if (out.empty()) not_readable(path, "it contains no named tensors");
   return out;
+}
+
+}  // namespace
+
+TensorMap read_pth(const std::string& path) {
+  try {
+    caffe2::serialize::PyTorchStreamReader zip(path);
+    if (!zip.hasRecord("data.pkl")) not_readable(path, "the zip has no data.pkl (is it a TorchScript archive?)");
+    if (zip.hasRecord("byteorder")) {
+      auto [ptr, n] = zip.getRecord("byteorder");
+      const std::string order(static_cast<const char*>(ptr.get()), n);
+      if (order != "little") not_readable(path, "it was saved on a " + order + "-endian machine");
+    }
+    auto [ptr, n] = zip.getRecord("data.pkl");
+    const std::string pickle(static_cast<const char*>(ptr.get()), n);
+    Unpickler unpickler(pickle, zip);  // owns every object until the tensors are taken out
+    return named_tensors(unpickler.run(), path);
+  } catch (const Error&) {
+    throw;
+  } catch (const PickleError& e) {
+    not_readable(path, std::string("corrupt pickle: ") + e.what());
+  } catch (const c10::Error& e) {
+    not_readable(path, first_sentence(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    not_readable(path, e.what());
+  }
 }
 
 }  // namespace rwkv

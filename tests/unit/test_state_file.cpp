@@ -456,6 +456,23 @@ class TestStateFile : public QObject {
     QCOMPARE(entries(dir.path()), QStringList{"s.rwkvstate"});
   }
 
+  // A writer killed between creating its temp file and the rename (kill -9 during an autosave)
+  // leaves "<path>.tmp.<pid>"; the next successful write removes it, but never the temp file of
+  // a process that still runs, nor other names, nor folders.
+  void staleTempFilesOfKilledWritersRemoved() {
+    QTemporaryDir dir;
+    const QString path = dir.filePath("s.rwkvstate");
+    const QString gone = path + ".tmp.999999999";  // above any pid_max: its writer no longer runs
+    const QString live = path + ".tmp." + QString::number(::getppid());
+    const QString other = path + ".tmp.abc", folder = path + ".tmp.999999998";
+    for (const QString& f : {gone, live, other}) write_file(f, "partial");
+    QVERIFY(QDir().mkdir(folder));
+    rwkv::atomic_write_file(path.toStdString(), "new");
+    QCOMPARE(read_file(path), std::string("new"));
+    QVERIFY(!QFileInfo::exists(gone));
+    QVERIFY(QFileInfo::exists(live) && QFileInfo::exists(other) && QFileInfo(folder).isDir());
+  }
+
   void atomicWriteKeepsPermissions() {
     QTemporaryDir dir;
     const QString path = dir.filePath("f");
