@@ -18,10 +18,16 @@ std::string trimmed(const std::string& s) {
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
 
-// A reference that is a single choice letter, or 0.
+// The letter of a reference that is a single choice letter ("B") or a reasoned answer ending in
+// "answer is B." (the demo facts task's train split); 0 otherwise.
 char reference_letter(const std::string& reference) {
-  const std::string r = trimmed(reference);
-  return r.size() == 1 && r[0] >= 'A' && r[0] <= 'D' ? r[0] : 0;
+  std::string r = trimmed(reference);
+  if (r.size() > 1 && r.back() == '.') r.pop_back();
+  const bool letter = !r.empty() && r.back() >= 'A' && r.back() <= 'D';
+  if (letter && r.size() == 1) return r[0];
+  const std::string lead = "answer is ";
+  const bool reasoned = letter && r.size() > lead.size() && r.compare(r.size() - 1 - lead.size(), lead.size(), lead) == 0;
+  return reasoned ? r.back() : 0;
 }
 
 }  // namespace

@@ -5,7 +5,9 @@ Seeded and deterministic (only random.Random(seed) with randrange/choice/shuffle
 Python keeps stable across versions), so the same seed writes byte-identical files.
 
   (a) arith   multi-step arithmetic word problems; worked solution ending "#### <number>" (GSM8K)
-  (b) facts   four-option questions over the world's facts (MMLU-like); answer = a letter
+  (b) facts   four-option questions over the world's facts (MMLU-like); the eval split's answer is
+              the letter, the train split's states the fact first ("Purbee lives in Pellin, so the
+              answer is B."), which the choice scorer reads the same way
   (c) format  questions about a person answered in the registry-card form "<name> | <field> = <value>"
               (as the corpus's registry listings write facts) instead of the sentence the
               pretraining chats use; the task state tuning is shown on
@@ -15,6 +17,10 @@ Outputs (JSON Lines, {"question", "answer"} so the tuner and `rwkv-tune eval` re
 With --corpus FILE it also writes the pretraining corpus: the world's facts in prose, registry
 listings (so the card form exists in the model's experience), chat answers in sentence form,
 the train splits of (a) and (b), and filler prose. The eval splits never enter the corpus.
+
+The world has core people (every corpus round writes about them; the format task asks about them)
+and village people (only every VILLAGE_EVERY-th round does): half of the facts eval is about each,
+so it measures how much of the rarely seen world a model kept, which is where model size shows.
 """
 import argparse
 import csv
@@ -71,7 +77,8 @@ def card(p, field):
 
 
 def choice_question(rng, p, field, values):
-    """MMLU-style: question, four options (one right), the rendering `rwkv-tune eval` uses."""
+    """MMLU-style: question, four options (one right), the rendering `rwkv-tune eval` uses.
+    Returns the row with the letter as answer, the CSV row, and the answer with its reason."""
     wrong = [v for v in values if v != p[field]]
     rng.shuffle(wrong)
     options = wrong[:3] + [p[field]]
@@ -79,44 +86,46 @@ def choice_question(rng, p, field, values):
     letter = "ABCD"[options.index(p[field])]
     q = QUESTIONS[field].format(n=p["name"])
     rendered = q + "\n" + "\n".join("{}. {}".format(L, o) for L, o in zip("ABCD", options)) + "\n" + CHOICE_SUFFIX
-    return {"question": rendered, "answer": letter}, [q] + options + [letter]
+    reasoned = SENTENCES[field].format(n=p["name"], v=p[field])[:-1] + ", so the answer is " + letter + "."
+    return {"question": rendered, "answer": letter}, [q] + options + [letter], reasoned
 
 
 def arith_problem(rng, people):
-    """Two or three steps with up to three-digit numbers (hard enough that the small demo model
-    makes mistakes); the solution states every step."""
+    """Two to four steps with up to four-digit numbers and two-digit products, so that the small
+    demo model makes mistakes and a larger one makes fewer; the solution states every step."""
     p, q = rng.sample(people, 2)
     a, b = p["name"], q["name"]
     item = rng.choice(ITEMS)
     kind = rng.randrange(4)
+    w = t = 0
     if kind == 0:  # buy then give away
-        x, y = rng.randrange(100, 900), rng.randrange(10, 500)
-        z = rng.randrange(1, x + y)
-        r = x + y - z
+        x, y = rng.randrange(1000, 9000), rng.randrange(100, 5000)
+        s = x + y
+        z = rng.randrange(1, s)
+        r = s - z
         text = "{a} has {x} {i}. {a} buys {y} more and then gives {z} to {b}. How many {i} does {a} have now?"
         sol = "{a} starts with {x} {i}. After buying {y} more: {x} + {y} = {s}. After giving {z} away: {s} - {z} = {r}."
-        s = x + y
     elif kind == 1:  # boxes times per box, plus extra
-        x, y, z = rng.randrange(2, 10), rng.randrange(12, 100), rng.randrange(1, 200)
+        x, y, z = rng.randrange(12, 100), rng.randrange(12, 100), rng.randrange(1, 1000)
         s, r = x * y, x * y + z
         text = "{a} packs {x} boxes with {y} {i} in each box and has {z} loose {i}. How many {i} does {a} have in all?"
         sol = "The boxes hold {x} * {y} = {s} {i}. With the loose ones: {s} + {z} = {r}."
     elif kind == 2:  # two people pool then share
-        x, y = rng.randrange(20, 400), rng.randrange(20, 400)
+        x, y = rng.randrange(100, 5000), rng.randrange(100, 5000)
         s = x + y
         z = rng.choice([d for d in range(2, 10) if s % d == 0] or [1])
         r = s // z
         text = "{a} has {x} {i} and {b} has {y} {i}. They put them together and share them equally among {z} friends. How many {i} does each friend get?"
         sol = "Together they have {x} + {y} = {s} {i}. Shared among {z}: {s} / {z} = {r}."
-    else:  # three steps: earn, earn again, spend
-        x, y, w = rng.randrange(10, 400), rng.randrange(10, 400), rng.randrange(10, 400)
+    else:  # four steps: earn, earn again, a gift, spend
+        x, y, w = rng.randrange(100, 3000), rng.randrange(100, 3000), rng.randrange(100, 3000)
         s = x + y
-        z = rng.randrange(1, s + w)
         t = s + w
+        z = rng.randrange(1, t)
         r = t - z
         text = "{a} collects {x} {i} on Monday and {y} on Tuesday, then {b} gives {a} {w} more. {a} loses {z} of them. How many {i} are left?"
         sol = "After two days: {x} + {y} = {s}. With the gift: {s} + {w} = {t}. After losing {z}: {t} - {z} = {r}."
-    fmt = dict(a=a, b=b, i=item, x=x, y=y, z=z, s=s, r=r, w=locals().get("w", 0), t=locals().get("t", 0))
+    fmt = dict(a=a, b=b, i=item, x=x, y=y, z=z, s=s, r=r, w=w, t=t)
     return {"question": text.format(**fmt), "answer": sol.format(**fmt) + "\n#### {}".format(r)}
 
 
@@ -150,36 +159,46 @@ def split_unique(rng, make, n_train, n_eval):
     return rows[:n_train], rows[n_train:]
 
 
+VILLAGE_EVERY = 10  # village people are written about in every 10th corpus round only
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
-    ap.add_argument("--people", type=int, default=200)
+    ap.add_argument("--people", type=int, default=200, help="core people")
+    ap.add_argument("--village", type=int, default=400, help="village people (rarely mentioned)")
     ap.add_argument("--corpus", help="also write the pretraining corpus (JSON Lines) here")
     ap.add_argument("--corpus-rounds", type=int, default=20, help="passes over the world in the corpus")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
-    people = make_people(rng, args.people)
+    everyone = make_people(rng, args.people + args.village)
+    core, village = everyone[:args.people], everyone[args.people:]
 
-    arith_train, arith_eval = split_unique(rng, lambda: arith_problem(rng, people), 4000, 200)
+    arith_train, arith_eval = split_unique(rng, lambda: arith_problem(rng, everyone), 4000, 200)
 
-    # Facts: every (person, field) pair is known from the corpus; the question forms differ.
-    pairs = [(p, f) for p in people for f, _ in FIELDS]
-    rng.shuffle(pairs)
-    facts_train, facts_eval, facts_csv = [], [], []
-    for i, (p, f) in enumerate(pairs):
-        row, csv_row = choice_question(rng, p, f, dict(FIELDS)[f])
-        if i < 200:
-            facts_eval.append(row)
-            facts_csv.append(csv_row)
-        else:
-            facts_train.append(row)
+    # Facts: every (person, field) pair is in the corpus's prose; the question forms differ.
+    # The eval split: 100 core and 100 village pairs whose questions never enter the corpus.
+    core_pairs = [(p, f) for p in core for f, _ in FIELDS]
+    village_pairs = [(p, f) for p in village for f, _ in FIELDS]
+    rng.shuffle(core_pairs)
+    rng.shuffle(village_pairs)
+    eval_pairs = core_pairs[:100] + village_pairs[:100]
+    rng.shuffle(eval_pairs)
+    train_pairs = core_pairs[100:] + village_pairs[100:]
+    facts_eval, facts_csv, facts_train = [], [], []
+    for p, f in eval_pairs:
+        row, csv_row, _ = choice_question(rng, p, f, dict(FIELDS)[f])
+        facts_eval.append(row)
+        facts_csv.append(csv_row)
+    for p, f in train_pairs:
+        row, _, reasoned = choice_question(rng, p, f, dict(FIELDS)[f])
+        facts_train.append({"question": row["question"], "answer": reasoned})
 
-    # Format task: 60 train, 60 held-out prompts over people/fields disjoint from each other.
-    fmt_pairs = pairs[200:320]
+    # Format task: 60 train, 60 held-out prompts over core people/fields disjoint from each other.
     fmt_rows = [{"question": QUESTIONS[f].format(n=p["name"]), "answer": card(p, f)[len("Card: "):]}
-                for p, f in fmt_pairs]
+                for p, f in core_pairs[100:220]]
     format_train, format_eval = fmt_rows[:60], fmt_rows[60:]
 
     os.makedirs(args.out, exist_ok=True)
@@ -193,22 +212,32 @@ def main():
 
     if args.corpus:
         held_out = {r["question"] for r in arith_eval}
-        write_corpus(args.corpus, rng, people, arith_train, facts_train, pairs[200:], args.corpus_rounds, held_out)
+        write_corpus(args.corpus, rng, core, village, arith_train, facts_train, train_pairs, args.corpus_rounds,
+                     held_out)
 
 
-def write_corpus(path, rng, people, arith_train, facts_train, train_pairs, rounds, held_out):
+def biography(rng, p):
+    """A short biography in random order and wording, and a sentence-form chat about one fact."""
+    fields = [f for f, _ in FIELDS]
+    rng.shuffle(fields)
+    bio = {"text": " ".join(rng.choice(PROSE[f]).format(n=p["name"], v=p[f]) for f in fields)}
+    f = rng.choice(fields)
+    return [bio, {"question": QUESTIONS[f].format(n=p["name"]), "answer": SENTENCES[f].format(n=p["name"], v=p[f])}]
+
+
+def write_corpus(path, rng, core, village, arith_train, facts_train, train_pairs, rounds, held_out):
     """Documents in random order. Chats are {"question","answer"} so they are rendered and
     tokenized exactly as the tuner renders them; prose is {"text"}."""
     docs = []
-    for _ in range(rounds):
-        for p in people:  # a short biography in random order and wording
-            fields = [f for f, _ in FIELDS]
-            rng.shuffle(fields)
-            docs.append({"text": " ".join(rng.choice(PROSE[f]).format(n=p["name"], v=p[f]) for f in fields)})
-            f = rng.choice(fields)  # a sentence-form chat answer about one fact
-            docs.append({"question": QUESTIONS[f].format(n=p["name"]), "answer": SENTENCES[f].format(n=p["name"], v=p[f])})
-        for _ in range(len(people) // 8):  # registry listings: full and single-field cards
-            group = [rng.choice(people) for _ in range(rng.randrange(3, 8))]
+    everyone = core + village
+    for round_index in range(rounds):
+        for p in core:
+            docs.extend(biography(rng, p))
+        if round_index % VILLAGE_EVERY == 0:
+            for p in village:
+                docs.extend(biography(rng, p))
+        for _ in range(len(core) // 8):  # registry listings: full and single-field cards
+            group = [rng.choice(core) for _ in range(rng.randrange(3, 8))]
             lines = ["Registry of {}.".format(rng.choice(CITIES))]
             for p in group:
                 if rng.randrange(2):
@@ -216,13 +245,14 @@ def write_corpus(path, rng, people, arith_train, facts_train, train_pairs, round
                 else:
                     lines.append(card(p, rng.choice(FIELDS)[0]))
             docs.append({"text": "\n".join(lines)})
-        for _ in range(len(people) // 4):
+        for _ in range(len(core) // 4):
             docs.append({"text": filler(rng)})
-        for _ in range(300):  # fresh option orders over the train facts: the skill of answering by letter
+        for _ in range(600):  # fresh option orders over the train facts: the skill of answering by letter
             p, f = rng.choice(train_pairs)
-            docs.append(choice_question(rng, p, f, dict(FIELDS)[f])[0])
+            row, _, reasoned = choice_question(rng, p, f, dict(FIELDS)[f])
+            docs.append({"question": row["question"], "answer": reasoned})
         for _ in range(2000):  # fresh problems, so arithmetic is learnt rather than memorised
-            r = arith_problem(rng, people)
+            r = arith_problem(rng, everyone)
             if r["question"] not in held_out:
                 docs.append(r)
     docs.extend(arith_train * 2)

@@ -72,6 +72,12 @@ std::string format_error(const std::function<void()>& f) {
 
 const int kMaxTokens = 24;  // per answer on the tiny fixture: enough to see text, fast
 
+rwkv::EvalItem item_with_reference(const std::string& reference) {
+  rwkv::EvalItem it;
+  it.reference = reference;
+  return it;
+}
+
 }  // namespace
 
 class TestEvaluate : public QObject {
@@ -213,6 +219,14 @@ class TestEvaluate : public QObject {
     QVERIFY(!s.correct && s.format_failure);
     QVERIFY_THROWS_EXCEPTION(rwkv::Error, rwkv::score_answer(M::Gsm8k, "#### 1", "no number"));
     QVERIFY_THROWS_EXCEPTION(rwkv::Error, rwkv::score_answer(M::Choice, "A", "E"));
+    // Reasoned references (the demo facts train split) carry their letter at the end.
+    s = rwkv::score_answer(M::Choice, "Purbee lives in Pellin, so the answer is B.", "Purbee lives in Pellin, so the answer is B.");
+    QVERIFY(s.correct && s.extracted == "B");
+    s = rwkv::score_answer(M::Choice, "Purbee lives in Tesk, so the answer is D.", "Purbee lives in Pellin, so the answer is B.");
+    QVERIFY(!s.correct && s.extracted == "D");
+    QVERIFY_THROWS_EXCEPTION(rwkv::Error, rwkv::score_answer(M::Choice, "B", "Purbee lives in Pellin, so it is B."));
+    QCOMPARE(rwkv::resolve_score_mode(M::Auto, {item_with_reference("the answer is C."), item_with_reference("A")}), M::Choice);
+    QCOMPARE(rwkv::resolve_score_mode(M::Auto, {item_with_reference("the answer is C."), item_with_reference("Paris")}), M::Exact);
     QVERIFY_THROWS_EXCEPTION(rwkv::Error, rwkv::score_answer(M::Auto, "A", "A"));
 
     const auto items = [](std::vector<std::string> refs) {

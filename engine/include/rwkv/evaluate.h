@@ -17,10 +17,11 @@
 //   contains  the trimmed reference occurs in the output
 //   gsm8k     the number after the output's last "####" (commas stripped) equals the one after the
 //             reference's; an output without "#### <number>" is a format failure
-//   choice    the first standalone letter A-D of the output equals the reference letter; an output
-//             without one is a format failure
-//   auto      gsm8k if any reference contains "####", choice if every reference is one letter
-//             A-D, else exact (resolve_score_mode)
+//   choice    the first standalone letter A-D of the output equals the reference letter (a
+//             reference is "B", or a reasoned answer ending "answer is B."); an output without
+//             one is a format failure
+//   auto      gsm8k if any reference contains "####", choice if every reference is a letter
+//             as above, else exact (resolve_score_mode)
 // Exact and contains are reported for every item whatever the scorer.
 #pragma once
 #include <array>
