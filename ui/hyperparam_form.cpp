@@ -97,15 +97,15 @@ HyperparamForm::HyperparamForm(QWidget* parent) : QWidget(parent) {
   f->addRow("Guided", guided_);
   guide_ = new FileField("guidePath", "model", "Models (*.pth *.safetensors *.bin);;All files (*)", FileField::Open);
   guide_->setObjectName("guideField");
-  guide_->setPlaceholder("a larger model with the student's tokenizer, e.g. demo-guide.safetensors");
-  guide_->setToolTip("The guide checkpoint. Its vocabulary must equal the student's; a tokenizer beside it must encode "
-                     "the same way.");
+  guide_->setPlaceholder("same tokenizer as the student");
+  guide_->edit()->setToolTip("The guide checkpoint. Its vocabulary must equal the student's; a tokenizer beside it "
+                             "must encode the same way.");
   f->addRow("Guide model", guide_);
   addReal(f, "guideKlWeight", "KL weight", "kl, kl_multi: weight of the KL term (L = KL weight x KL + CE weight x CE), 0 or more.");
   addReal(f, "guideCeWeight", "CE weight", "kl, kl_multi: weight of the cross-entropy on the guide's answers, 0 or more.");
-  guideFilter_ = new QCheckBox("keep only answers that match the reference");
+  guideFilter_ = new QCheckBox("matching answers only");
   guideFilter_->setObjectName("guideFilter");
-  guideFilter_->setToolTip("Scored like Batch compare: gsm8k when a reference has ####, choice for letters A-D, else "
+  guideFilter_->setToolTip("Keep only the guide answers that match the reference, scored like Batch compare: gsm8k when a reference has ####, choice for letters A-D, else "
                            "exact. Off: every non-empty guide answer is kept.");
   f->addRow("Filter", guideFilter_);
   addInt(f, "guideMaxTokens", "Guide answer tokens", "Tokens per guide answer (greedy, stops at a blank line).", 0, 1 << 20);

@@ -84,6 +84,7 @@ InspectorView::InspectorView(AnalysisSession* session, QWidget* parent)
                        "prompt and answer, from its zero state, and show its state norm and change per layer "
                        "beside this model's");
   guide_->setObjectName("inspectGuide");
+  guide_->edit()->setToolTip("The guide model (the same tokenizer as the inspected model)");
   guide_->setPlaceholder("the guide model, e.g. resources/models/demo-guide.safetensors");
   guide_->setEnabled(false);
   guideNorm_->setObjectName("inspectGuideNorm");
