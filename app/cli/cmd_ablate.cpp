@@ -284,7 +284,7 @@ int cmd_ablate(const Args& args) {
             best_eval = s.best_eval_loss;
             tune_s = s.wall_s;
             if (c.guided != "off") {
-              tune_s += s.guide.seconds;  // the guide's answers came before run()
+              tune_s += tuner.info().guide.seconds;  // the guide's answers (and kl's scoring) came before run()
               char buf[160];
               std::snprintf(buf, sizeof buf, "%d / %d, %lld + %lld, %.1f", s.guide.kept, s.guide.questions,
                             static_cast<long long>(s.guide.tokens_generated),
