@@ -82,12 +82,14 @@ struct InspectRequest {
   QString prompt;
   QString statePath;  // "" = zero initial state
   rwkv::InspectOptions options;
+  QString guidePath;  // "" = none; else a guide model that reads the same tokens from its zero state
 };
 
 struct InspectResult {
   int request = 0;
   InspectRequest echo;
   std::shared_ptr<const rwkv::Inspection> data;
+  std::shared_ptr<const rwkv::Inspection> guide;  // with echo.guidePath: rwkv::inspect_tokens of data->tokens
 };
 
 Q_DECLARE_METATYPE(ModelChoice)

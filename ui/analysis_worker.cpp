@@ -130,7 +130,27 @@ void AnalysisWorker::inspect(const InspectRequest& r) {
     const auto tok = tokenizer(r.model, m->info());
     auto data = std::make_shared<rwkv::Inspection>(
         rwkv::inspect(m, *tok, r.prompt.toStdString(), state(r.statePath, m->info()), r.options));
-    Q_EMIT inspected({r.id, r, std::move(data)});
+    std::shared_ptr<const rwkv::Inspection> guide;
+    if (!r.guidePath.isEmpty()) {  // the guide reads the student's tokens (prompt and answer) from zeros
+      if (!guide_ || guidePath_ != r.guidePath) {
+        guide_.reset();
+        guide_ = rwkv::Model::load(r.guidePath.toStdString());
+        guidePath_ = r.guidePath;
+      }
+      if (guide_->dims().n_vocab != m->dims().n_vocab)
+        throw rwkv::Error(rwkv::ErrorKind::Mismatch,
+                          "guide " + r.guidePath.toStdString() + " has a vocabulary of " +
+                              std::to_string(guide_->dims().n_vocab) + " tokens, the model " +
+                              r.model.model.toStdString() + " " + std::to_string(m->dims().n_vocab) +
+                              ": the guide must share the model's tokenizer");
+      rwkv::InspectOptions go;
+      go.matrices_layer = -1;
+      go.spectra_layer = -2;
+      go.zero_trajectory = false;
+      guide = std::make_shared<rwkv::Inspection>(
+          rwkv::inspect_tokens(guide_, *tok, data->tokens, data->n_prompt_tokens, {}, go));
+    }
+    Q_EMIT inspected({r.id, r, std::move(data), std::move(guide)});
   });
 }
 

@@ -74,4 +74,6 @@ class AnalysisWorker : public QObject {
   std::shared_ptr<const CancelBoard> cancels_;
   QString modelPath_;
   std::shared_ptr<const rwkv::Model> model_;
+  QString guidePath_;  // the inspector's guide model (kept apart from the compared model)
+  std::shared_ptr<const rwkv::Model> guide_;
 };

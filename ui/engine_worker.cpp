@@ -135,7 +135,7 @@ void EngineWorker::startTuning(const rwkv::TuneConfig& cfg) {
   const rwkv::ModelInfo known = model_ ? *model_ : rwkv::ModelInfo{};
   const QString details = QString::fromStdString(cfg.to_json());
   guarded(this, "Tuning", details, [&] {
-    rwkv::Tuner tuner(cfg);
+    rwkv::Tuner tuner(cfg, queue_, &control_);  // a guided run's guide answers here: its log lines show, Stop stops it
     // The starting state's heatmaps (step 0), for "diff against the initial state".
     const rwkv::InitialState start = tuner.state();
     for (const auto& [l, h] : snapshotHeads(cfg, start.n_layer))

@@ -9,9 +9,11 @@
 #include <QLocale>
 #include <QRegularExpression>
 #include <QSpinBox>
+#include <QFileInfo>
 #include <QVBoxLayout>
 #include <cmath>
 
+#include "file_field.h"
 #include "rwkv/error.h"
 
 namespace {
@@ -80,6 +82,37 @@ HyperparamForm::HyperparamForm(QWidget* parent) : QWidget(parent) {
                         "Off by default: on the demo model it raised the correlations instead of lowering them.");
   f->addRow("", taskGrad_);
 
+  QGroupBox* guidedBox = group("Guided tuning", &f);
+  guided_ = new QComboBox;
+  guided_->setObjectName("guided");
+  guided_->addItems({"off", "cot", "kl", "kl_multi"});
+  guided_->setToolTip("A larger guide model with the same tokenizer writes the targets:\n"
+                      "cot: the guide answers every training question; answers that match the reference are kept and "
+                      "the state is tuned on them (cross-entropy).\n"
+                      "kl: on those answers, match the guide's next-token distribution, KL(guide || student), from its "
+                      "top-k probabilities cached once.\n"
+                      "kl_multi: the student samples k-token continuations and the guide scores them every step "
+                      "(KL summed over the k steps); costs a guide forward per step.\n"
+                      "The guide's cost (tokens, seconds) is shown in the log.");
+  f->addRow("Guided", guided_);
+  guide_ = new FileField("guidePath", "model", "Models (*.pth *.safetensors *.bin);;All files (*)", FileField::Open);
+  guide_->setObjectName("guideField");
+  guide_->setPlaceholder("same tokenizer as the student");
+  guide_->edit()->setToolTip("The guide checkpoint. Its vocabulary must equal the student's; a tokenizer beside it "
+                             "must encode the same way.");
+  f->addRow("Guide model", guide_);
+  addReal(f, "guideKlWeight", "KL weight", "kl, kl_multi: weight of the KL term (L = KL weight x KL + CE weight x CE), 0 or more.");
+  addReal(f, "guideCeWeight", "CE weight", "kl, kl_multi: weight of the cross-entropy on the guide's answers, 0 or more.");
+  guideFilter_ = new QCheckBox("matching answers only");
+  guideFilter_->setObjectName("guideFilter");
+  guideFilter_->setToolTip("Keep only the guide answers that match the reference, scored like Batch compare: gsm8k when a reference has ####, choice for letters A-D, else "
+                           "exact. Off: every non-empty guide answer is kept.");
+  f->addRow("Filter", guideFilter_);
+  addInt(f, "guideMaxTokens", "Guide answer tokens", "Tokens per guide answer (greedy, stops at a blank line).", 0, 1 << 20);
+  addInt(f, "guideTopk", "Cached top-k", "kl: guide probabilities kept per target token; the rest is one bucket.", 0, 1 << 20);
+  addInt(f, "guideK", "Continuation k", "kl_multi: tokens the student samples at each branch point (1 to 64).", 0, 64);
+  addInt(f, "guidePoints", "Branch points", "kl_multi: branch points per sequence per step.", 0, 4096);
+
   QGroupBox* data = group("Data", &f);
   addInt(f, "ctxLen", "Context length", "Tokens per sample (ctx_len); longer samples are cut and counted. At least 2.", 0,
          1 << 20);
@@ -131,7 +164,7 @@ HyperparamForm::HyperparamForm(QWidget* parent) : QWidget(parent) {
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addLayout(presetRow);
-  for (QGroupBox* g : {method, data, opt, stop, run}) layout->addWidget(g);
+  for (QGroupBox* g : {method, guidedBox, data, opt, stop, run}) layout->addWidget(g);
   layout->addStretch();
 
   const auto edited = [this] {
@@ -142,7 +175,10 @@ HyperparamForm::HyperparamForm(QWidget* parent) : QWidget(parent) {
   for (QSpinBox* s : ints_) connect(s, qOverload<int>(&QSpinBox::valueChanged), this, edited);
   connect(schedule_, &QComboBox::currentTextChanged, this, edited);
   for (QComboBox* c : {method_, support_, dbp_}) connect(c, &QComboBox::currentTextChanged, this, edited);
-  for (QCheckBox* c : {write_, taskGrad_}) connect(c, &QCheckBox::toggled, this, edited);
+  for (QCheckBox* c : {write_, taskGrad_, guideFilter_}) connect(c, &QCheckBox::toggled, this, edited);
+  connect(guided_, &QComboBox::currentTextChanged, this, edited);
+  connect(guided_, &QComboBox::currentTextChanged, this, &HyperparamForm::updateGuidedFields);
+  connect(guide_, &FileField::chosen, this, edited);
   connect(method_, &QComboBox::currentTextChanged, this, &HyperparamForm::updateMethodFields);
   connect(dbp_, &QComboBox::currentTextChanged, this, &HyperparamForm::updateMethodFields);
   connect(device_, &QComboBox::currentTextChanged, this, edited);
@@ -164,6 +200,17 @@ void HyperparamForm::updateMethodFields() {
   reals_["dbpLr"]->setEnabled(kernel && dbp == "loss");
   taskGrad_->setEnabled(kernel && dbp == "loss");
   reals_["dbpEta"]->setEnabled(kernel && dbp == "update");
+}
+
+void HyperparamForm::updateGuidedFields() {
+  const QString g = guided_->currentText();
+  const bool on = g != "off", kl = g == "kl" || g == "kl_multi";
+  for (QWidget* w : std::initializer_list<QWidget*>{guide_, guideFilter_, ints_["guideMaxTokens"]}) w->setEnabled(on);
+  reals_["guideKlWeight"]->setEnabled(kl);
+  reals_["guideCeWeight"]->setEnabled(kl);
+  ints_["guideTopk"]->setEnabled(g == "kl");
+  ints_["guideK"]->setEnabled(g == "kl_multi");
+  ints_["guidePoints"]->setEnabled(g == "kl_multi");
 }
 
 QLineEdit* HyperparamForm::addReal(QFormLayout* form, const char* name, const QString& label, const QString& tip) {
@@ -265,6 +312,16 @@ void HyperparamForm::write(const rwkv::TuneConfig& c) {
   reals_["dbpEta"]->setText(num(c.dbp_eta));
   taskGrad_->setChecked(c.dbp_task_grad);
   updateMethodFields();
+  guided_->setCurrentText(QString::fromStdString(c.guided));
+  guide_->setPath(QString::fromStdString(c.guide), false);
+  reals_["guideKlWeight"]->setText(num(c.guide_kl_weight));
+  reals_["guideCeWeight"]->setText(num(c.guide_ce_weight));
+  guideFilter_->setChecked(c.guide_filter);
+  ints_["guideMaxTokens"]->setValue(c.guide_max_tokens);
+  ints_["guideTopk"]->setValue(c.guide_topk);
+  ints_["guideK"]->setValue(c.guide_k);
+  ints_["guidePoints"]->setValue(c.guide_points);
+  updateGuidedFields();
   device_->setCurrentText(QString::fromStdString(c.device));
   QStringList heads;
   for (const auto& [l, h] : c.snapshot_heads) heads << QString("%1:%2").arg(l).arg(h);
@@ -337,6 +394,23 @@ QStringList HyperparamForm::read(rwkv::TuneConfig* cfg) const {
   real("dbpLr", "DBP learning rate", &c.dbp_lr);
   real("dbpEta", "DBP η", &c.dbp_eta);
   c.dbp_task_grad = taskGrad_->isChecked();
+  c.guided = guided_->currentText().toStdString();
+  c.guide = c.guided == "off" ? "" : guide_->path().trimmed().toStdString();
+  if (c.guided != "off") {
+    if (c.guide.empty())
+      problems << QString("Guide model: choose the guide checkpoint for guided tuning (%1).").arg(guided_->currentText());
+    else if (!QFileInfo(QString::fromStdString(c.guide)).isFile())
+      problems << QString("Guide model: %1 does not exist.").arg(QString::fromStdString(c.guide));
+  }
+  if (real("guideKlWeight", "KL weight", &c.guide_kl_weight) && c.guide_kl_weight < 0)
+    problems << QString("KL weight must be 0 or more (found %1).").arg(num(c.guide_kl_weight));
+  if (real("guideCeWeight", "CE weight", &c.guide_ce_weight) && c.guide_ce_weight < 0)
+    problems << QString("CE weight must be 0 or more (found %1).").arg(num(c.guide_ce_weight));
+  c.guide_filter = guideFilter_->isChecked();
+  atLeast("guideMaxTokens", "Guide answer tokens", 1, &c.guide_max_tokens);
+  atLeast("guideTopk", "Cached top-k", 1, &c.guide_topk);
+  atLeast("guideK", "Continuation k", 1, &c.guide_k);
+  atLeast("guidePoints", "Branch points", 1, &c.guide_points);
   c.device = device_->currentText().trimmed().toStdString();
   c.snapshot_heads.clear();
   const QString heads = heads_->text().trimmed();

@@ -7,6 +7,7 @@
 
 #include "rwkv/tune_config.h"
 
+class FileField;
 class QCheckBox;
 class QComboBox;
 class QLineEdit;
@@ -17,10 +18,11 @@ class HyperparamForm : public QWidget {
  public:
   explicit HyperparamForm(QWidget* parent = nullptr);
 
-  // Copies the form into cfg (paths are left alone) and returns what is wrong, one readable
+  // Copies the form into cfg (paths are left alone, but for the guide model of guided tuning)
+  // and returns what is wrong, one readable
   // sentence per problem; empty when the values are valid.
   QStringList read(rwkv::TuneConfig* cfg) const;
-  void write(const rwkv::TuneConfig& cfg);  // paths are ignored
+  void write(const rwkv::TuneConfig& cfg);  // paths are ignored (the guide model is written)
   static QStringList presetNames();          // "Default", "Quick", "Careful", "Demo"
   void applyPreset(const QString& name);
 
@@ -39,6 +41,10 @@ class HyperparamForm : public QWidget {
   QComboBox* schedule_;
   QComboBox *method_, *support_, *dbp_;
   QCheckBox *write_, *taskGrad_;
+  void updateGuidedFields();
+  QComboBox* guided_;    // off, cot, kl, kl_multi
+  FileField* guide_;     // the guide checkpoint (the one path this form holds: it belongs to the method)
+  QCheckBox* guideFilter_;
   QComboBox* device_;
   QLineEdit* heads_;
   bool applying_ = false;

@@ -2,6 +2,7 @@
 
 #include "qcp.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QFileInfo>
 #include <QGridLayout>
@@ -59,6 +60,10 @@ InspectorView::InspectorView(AnalysisSession* session, QWidget* parent)
       spectrumNote_(new QLabel),
       norm_(new SeriesPlot("‖S_t‖ (Frobenius)", false)),
       delta_(new SeriesPlot("‖S_t − S_{t−1}‖", true)),
+      guideOn_(new QCheckBox("Compare with guide")),
+      guide_(new FileField("inspectGuidePath", "model", "Models (*.pth *.safetensors *.bin);;All files (*)", FileField::Open)),
+      guideNorm_(new SeriesPlot("guide ‖S_t‖ (Frobenius)", false)),
+      guideDelta_(new SeriesPlot("guide ‖S_t − S_{t−1}‖", true)),
       trajectory_(new QCustomPlot),
       status_(new QLabel) {
   setObjectName("inspectorView");
@@ -74,6 +79,23 @@ InspectorView::InspectorView(AnalysisSession* session, QWidget* parent)
   layer_->setObjectName("inspectLayer");
   layer_->setToolTip("Layer shown in the heatmap, the spectrum and the trajectory");
   run_->setObjectName("inspectRun");
+  guideOn_->setObjectName("inspectCompareGuide");
+  guideOn_->setToolTip("Also run a guide model (a larger model with the same tokenizer) over the same tokens, "
+                       "prompt and answer, from its zero state, and show its state norm and change per layer "
+                       "beside this model's");
+  guide_->setObjectName("inspectGuide");
+  guide_->edit()->setToolTip("The guide model (the same tokenizer as the inspected model)");
+  guide_->setPlaceholder("the guide model, e.g. resources/models/demo-guide.safetensors");
+  guide_->setEnabled(false);
+  guideNorm_->setObjectName("inspectGuideNorm");
+  guideDelta_->setObjectName("inspectGuideDelta");
+  guideNorm_->setVisible(false);
+  guideDelta_->setVisible(false);
+  connect(guideOn_, &QCheckBox::toggled, this, [this](bool on) {
+    guide_->setEnabled(on);
+    guideNorm_->setVisible(on);
+    guideDelta_->setVisible(on);
+  });
   scrub_->setObjectName("inspectScrubber");
   scrub_->setRange(0, 0);
   scrub_->setToolTip("t = 0: the initial state; t: the state after t tokens");
@@ -115,8 +137,7 @@ InspectorView::InspectorView(AnalysisSession* session, QWidget* parent)
   stylePlot(trajectory_, "token t", "‖S_t‖ of the layer");
   trajectory_->setObjectName("trajectoryPlot");
   trajectory_->legend->setVisible(true);
-  norm_->plot()->xAxis->setLabel("token t");
-  delta_->plot()->xAxis->setLabel("token t");
+  for (SeriesPlot* p : {norm_, delta_, guideNorm_, guideDelta_}) p->plot()->xAxis->setLabel("token t");
   for (QCustomPlot* p : {norm_->plot(), delta_->plot(), trajectory_}) cursors_ << addCursor(p);
 
   auto* controls = new QHBoxLayout;
@@ -128,6 +149,8 @@ InspectorView::InspectorView(AnalysisSession* session, QWidget* parent)
   form->addWidget(answer_, 1, 1);
   form->addWidget(new QLabel("Layer"), 1, 2);
   form->addWidget(layer_, 1, 3);
+  form->addWidget(guideOn_, 2, 0);
+  form->addWidget(guide_, 2, 1, 1, 3);
   controls->addLayout(form, 2);
   controls->addWidget(run_, 0, Qt::AlignTop);
 
@@ -146,8 +169,14 @@ InspectorView::InspectorView(AnalysisSession* session, QWidget* parent)
   top->addWidget(spectrumBox);
   auto* curves = new QTabWidget;
   curves->setObjectName("inspectCurves");
-  curves->addTab(norm_, "State norm per layer");
-  curves->addTab(delta_, "Change per token");
+  const auto sideBySide = [](QWidget* a, QWidget* b) {  // the model's plot, the guide's beside it
+    auto* w = new QSplitter(Qt::Horizontal);
+    w->addWidget(a);
+    w->addWidget(b);
+    return w;
+  };
+  curves->addTab(sideBySide(norm_, guideNorm_), "State norm per layer");
+  curves->addTab(sideBySide(delta_, guideDelta_), "Change per token");
   auto* bottom = new QSplitter(Qt::Horizontal);
   bottom->addWidget(curves);
   bottom->addWidget(trajectory_);
@@ -195,6 +224,8 @@ void InspectorView::setModel(const ModelChoice& m) { model_ = m; }
 void InspectorView::setPrompt(const QString& text) { prompt_->setPlainText(text); }
 void InspectorView::setStatePath(const QString& path) { state_->setPath(path, false); }
 void InspectorView::setAnswerTokens(int n) { answer_->setValue(n); }
+void InspectorView::setGuidePath(const QString& path) { guide_->setPath(path, false); }
+void InspectorView::setCompareWithGuide(bool on) { guideOn_->setChecked(on); }
 
 void InspectorView::setLayer(int l) {
   if (layer_->count() <= l) fillLayers(l + 1);
@@ -226,6 +257,10 @@ void InspectorView::run() {
   r.options.matrices_layer = layer();
   r.options.spectra_layer = layer();
   r.options.zero_trajectory = true;
+  if (guideOn_->isChecked()) {
+    if (guide_->path().isEmpty()) return status_->setText("Choose a guide model, or untick Compare with guide.");
+    r.guidePath = guide_->path();
+  }
   running_ = session_->inspect(r);
   run_->setEnabled(false);
   status_->setText("Running… (waits while a tuning run holds the engine)");
@@ -265,6 +300,27 @@ void InspectorView::display(const InspectResult& r) {
   }
   norm_->refresh();
   delta_->refresh();
+  guideData_ = r.guide;
+  guideNorm_->clear();
+  guideDelta_->clear();
+  if (guideData_) {
+    const rwkv::Inspection& g = *guideData_;
+    QStringList gl;
+    for (int i = 0; i < g.n_layer; ++i) gl << QString("layer %1").arg(i);
+    guideNorm_->setSeries(gl, "guide layer");
+    guideDelta_->setSeries(gl, "guide layer");
+    for (int t = 0; t <= g.n_tokens; ++t) {
+      std::vector<double> n(g.n_layer), d(g.n_layer);
+      for (int i = 0; i < g.n_layer; ++i) {
+        n[i] = g.norm[g.traj_index(t, i)];
+        d[i] = g.delta[g.traj_index(t, i)];
+      }
+      guideNorm_->append(t, n);
+      if (t > 0) guideDelta_->append(t, d);
+    }
+  }
+  guideNorm_->refresh();
+  guideDelta_->refresh();
 
   trajectory_->clearGraphs();
   const bool tuned = !shown_.statePath.isEmpty();
@@ -298,7 +354,12 @@ void InspectorView::display(const InspectResult& r) {
                        .arg(L)
                        .arg(H)
                        .arg(N)
-                       .arg(tuned ? QFileInfo(shown_.statePath).fileName() : "zeros"));
+                       .arg(tuned ? QFileInfo(shown_.statePath).fileName() : "zeros") +
+                   (guideData_ ? QString(" · guide %1: %2 layers × %3 heads, same tokens, zero state")
+                                     .arg(QFileInfo(shown_.guidePath).fileName())
+                                     .arg(guideData_->n_layer)
+                                     .arg(guideData_->n_head)
+                               : QString()));
   showToken();
   Q_EMIT inspected();
 }

@@ -13,6 +13,7 @@
 
 class AnalysisSession;
 class FileField;
+class QCheckBox;
 class QComboBox;
 class QCPItemStraightLine;
 class QCustomPlot;
@@ -36,10 +37,17 @@ class InspectorView : public QWidget {
   void setAnswerTokens(int n);
   void setLayer(int layer);  // re-runs when data are shown
   void setToken(int t);      // 0 = the initial state, t = after t tokens
+  // "Compare with guide": a guide model (same tokenizer) reads the same tokens from its zero state;
+  // its state norm and change per layer are shown beside the model's.
+  void setGuidePath(const QString& path);
+  void setCompareWithGuide(bool on);
 
   int layer() const;
   int token() const;
   std::shared_ptr<const rwkv::Inspection> inspection() const { return data_; }
+  std::shared_ptr<const rwkv::Inspection> guideInspection() const { return guideData_; }  // null without a guide
+  SeriesPlot* guideNormPlot() const { return guideNorm_; }
+  SeriesPlot* guideDeltaPlot() const { return guideDelta_; }
   StateHeatmap* heatmap() const { return heatmap_; }
   QCustomPlot* spectrumPlot() const { return spectrum_; }
   SeriesPlot* normPlot() const { return norm_; }
@@ -75,10 +83,13 @@ class InspectorView : public QWidget {
   QCustomPlot* spectrum_;
   QLabel* spectrumNote_;
   SeriesPlot *norm_, *delta_;
+  QCheckBox* guideOn_;
+  FileField* guide_;
+  SeriesPlot *guideNorm_, *guideDelta_;
   QCustomPlot* trajectory_;
   QList<QCPItemStraightLine*> cursors_;
   QLabel* status_;
-  std::shared_ptr<const rwkv::Inspection> data_;
+  std::shared_ptr<const rwkv::Inspection> data_, guideData_;
   InspectRequest shown_;
   int running_ = -1;
 };

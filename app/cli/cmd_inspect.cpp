@@ -11,6 +11,7 @@
 #include "args.h"
 #include "commands.h"
 #include "common.h"
+#include "rwkv/error.h"
 #include "rwkv/inspect.h"
 #include "rwkv/state_file.h"
 
@@ -122,6 +123,8 @@ int cmd_inspect(const Args& args) {
   a.option("answer-tokens", "N", "append a greedy answer of at most N tokens (stops at a blank line)", "0");
   a.option("matrices-layer", "L", "also dump every head's state matrix of layer L at every token; -1 = none", "-1");
   a.option("spectra-layer", "L", "transition spectra of layer L only; -1 = every layer, -2 = none", "-1");
+  a.option("guide", "FILE", "also run this guide model (same tokenizer) over the same tokens from its zero state; "
+           "the table shows both, the JSON has a \"guide\" object");
   a.flag("json", "print one JSON object instead of a table");
   a.parse(args);
 
@@ -139,10 +142,35 @@ int cmd_inspect(const Args& args) {
   opt.matrices_layer = static_cast<int>(a.integer("matrices-layer", -1, model->dims().n_layer - 1));
   opt.spectra_layer = static_cast<int>(a.integer("spectra-layer", -2, model->dims().n_layer - 1));
   const rwkv::Inspection in = rwkv::inspect(model, *tok, a.str("prompt"), s0, opt);
-  if (a.has("json"))
-    std::printf("%s\n", to_json(in).dump(-1, ' ', false, json::error_handler_t::replace).c_str());
-  else
+  if (!a.has("guide")) {
+    if (a.has("json"))
+      std::printf("%s\n", to_json(in).dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+    else
+      print_table(in);
+    return 0;
+  }
+  rwkv::LoadOptions lo;
+  lo.device = a.str("device");
+  const auto guide = rwkv::Model::load(a.str("guide"), lo);
+  if (guide->dims().n_vocab != model->dims().n_vocab)
+    throw rwkv::Error(rwkv::ErrorKind::Mismatch, "guide " + a.str("guide") + " has a vocabulary of " +
+                                                     std::to_string(guide->dims().n_vocab) + " tokens, the model " +
+                                                     model->info().path + " " + std::to_string(model->dims().n_vocab));
+  rwkv::InspectOptions go;
+  go.matrices_layer = -1;
+  go.spectra_layer = -2;
+  go.zero_trajectory = false;
+  const rwkv::Inspection g = rwkv::inspect_tokens(guide, *tok, in.tokens, in.n_prompt_tokens, {}, go);
+  if (a.has("json")) {
+    json j = to_json(in);
+    j["guide"] = to_json(g);
+    std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+  } else {
+    std::printf("model %s:\n", model->info().path.c_str());
     print_table(in);
+    std::printf("\nguide %s (the same tokens, zero state):\n", a.str("guide").c_str());
+    print_table(g);
+  }
   return 0;
 }
 

@@ -93,6 +93,17 @@ void declare(ArgParser& a) {
   a.flag("dbp-task-grad", "loss mode: let the task loss train R too (default: R learns from the decorrelation loss only)");
   a.option("dbp-lr", "LR", "loss mode: AdamW learning rate of R", fmt("%g", d.dbp_lr));
   a.option("dbp-eta", "E", "update mode: step of R <- R - eta (E[zz^T] - diag E[z^2]) R", fmt("%g", d.dbp_eta));
+  a.option("guide", "FILE", "guided tuning: the guide model (it must share the student's tokenizer)");
+  a.option("guided", "MODE", "off; cot (CE on the guide's answers that match the reference), kl (KL to the guide on "
+           "its answers) or kl_multi (KL over k-token continuations the student samples)", d.guided);
+  a.option("kl-weight", "W", "kl, kl_multi: weight of the KL term", fmt("%g", d.guide_kl_weight));
+  a.option("ce-weight", "W", "kl, kl_multi: weight of the cross-entropy on the guide's answers", fmt("%g", d.guide_ce_weight));
+  a.option("guide-max-tokens", "N", "tokens per guide answer", std::to_string(d.guide_max_tokens));
+  a.flag("guide-no-filter", "keep every guide answer, also those that do not match the reference");
+  a.option("guide-topk", "K", "kl: guide probabilities cached per target token (the rest is one bucket)",
+           std::to_string(d.guide_topk));
+  a.option("guide-k", "K", "kl_multi: continuation length", std::to_string(d.guide_k));
+  a.option("guide-points", "N", "kl_multi: branch points per sequence per step", std::to_string(d.guide_points));
   a.flag("dry-run", "print the resolved settings as JSON and exit without tuning");
 }
 
@@ -153,6 +164,15 @@ rwkv::TuneConfig resolve_config(const ArgParser& a) {
   number("dbp-lr", &c.dbp_lr);
   if (a.has("dbp-task-grad")) c.dbp_task_grad = true;
   number("dbp-eta", &c.dbp_eta);
+  str("guide", &c.guide);
+  str("guided", &c.guided);
+  number("kl-weight", &c.guide_kl_weight);
+  number("ce-weight", &c.guide_ce_weight);
+  integer("guide-max-tokens", &c.guide_max_tokens);
+  if (a.has("guide-no-filter")) c.guide_filter = false;
+  integer("guide-topk", &c.guide_topk);
+  integer("guide-k", &c.guide_k);
+  integer("guide-points", &c.guide_points);
   if (a.has("snapshot-head")) {
     c.snapshot_heads.clear();
     for (const auto& s : a.all("snapshot-head")) {
@@ -187,6 +207,13 @@ class Printer : public rwkv::TuneObserver {
                     : "",
                 i.n_train, static_cast<long long>(i.train_tokens), i.n_eval, i.total_steps,
                 i.start_step > 0 ? (", resuming after step " + std::to_string(i.start_step)).c_str() : "");
+    if (i.guided != "off")
+      std::printf("guided %s: %d of %d guide answers kept (%s), guide so far: %lld tokens written, %lld scored, %s\n",
+                  i.guided.c_str(), i.guide.kept, i.guide.questions, i.guide.scorer.c_str(),
+                  static_cast<long long>(i.guide.tokens_generated), static_cast<long long>(i.guide.tokens_scored),
+                  format_duration(i.guide.seconds).c_str());
+    guided_ = i.guided != "off";
+    kl_ = i.guided == "kl" || i.guided == "kl_multi";
     total_steps_ = i.total_steps;
     std::fflush(stdout);
   }
@@ -199,7 +226,9 @@ class Printer : public rwkv::TuneObserver {
     last_print_ = now;
     std::string line = "step " + std::to_string(m.step) + "/" + std::to_string(m.total_steps) + "  loss " +
                        fmt("%.4f", m.loss) + (have_eval_ ? "  eval " + fmt("%.4f", eval_) : "") + "  lr " +
-                       fmt("%.3g", m.lr) + "  " + fmt("%.0f", m.tokens_per_s) + " tok/s  ETA " + format_duration(m.eta_s) +
+                       fmt("%.3g", m.lr) + (kl_ ? "  KL " + fmt("%.4f", m.guide_kl) : "") +
+                       (m.guide.tokens_scored > 0 && guided_ ? "  guide " + fmt("%.0f", m.guide.seconds) + " s" : "") +
+                       "  " + fmt("%.0f", m.tokens_per_s) + " tok/s  ETA " + format_duration(m.eta_s) +
                        (m.skipped ? "  (skipped)" : "");
     if (tty_) {
       std::printf("\r\033[K%s", line.c_str());
@@ -240,6 +269,10 @@ class Printer : public rwkv::TuneObserver {
     if (s.skipped_steps) std::printf(", %d step(s) skipped (non-finite)", s.skipped_steps);
     if (s.early_stopped) std::printf(", early stop");
     std::printf("\n");
+    if (guided_)
+      std::printf("guide cost: %d questions, %d answers kept, %lld tokens written, %lld tokens scored, %s\n",
+                  s.guide.questions, s.guide.kept, static_cast<long long>(s.guide.tokens_generated),
+                  static_cast<long long>(s.guide.tokens_scored), format_duration(s.guide.seconds).c_str());
     if (!s.out_path.empty()) std::printf("wrote %s\n", s.out_path.c_str());
     std::fflush(stdout);
   }
@@ -258,7 +291,7 @@ class Printer : public rwkv::TuneObserver {
 
   bool tty_;
   int total_steps_ = 0;
-  bool bar_open_ = false, have_eval_ = false;
+  bool bar_open_ = false, have_eval_ = false, guided_ = false, kl_ = false;
   double eval_ = 0;
   std::chrono::steady_clock::time_point last_print_{};
 };
@@ -275,7 +308,6 @@ int cmd_tune(const Args& args) {
     std::printf("%s\n", cfg.to_json().c_str());
     return 0;
   }
-  rwkv::Tuner tuner(cfg);
   rwkv::TuneControl ctl;
   g_cancel = &ctl.cancel;
   struct sigaction sa {};
@@ -284,6 +316,7 @@ int cmd_tune(const Args& args) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   Printer printer(isatty(fileno(stdout)));
+  rwkv::Tuner tuner(cfg, &printer, &ctl);  // a guided run's guide answers here (Ctrl-C stops it)
   const rwkv::TuneSummary s = tuner.run(&printer, &ctl);
   g_cancel = nullptr;
   return s.cancelled ? 130 : 0;

@@ -68,19 +68,34 @@ Inspection inspect(const std::shared_ptr<const Model>& model, const Tokenizer& t
   if (opt.answer_tokens < 0) throw Error(ErrorKind::Argument, "answer_tokens must be >= 0");
   if (prompt.empty()) throw Error(ErrorKind::Argument, "empty prompt");
 
-  Inspection out;
-  out.n_layer = d.n_layer;
-  out.n_head = d.n_head;
-  out.head_size = d.head_size;
-  out.tokens = tok.encode(prompt);
-  if (out.tokens.empty()) throw Error(ErrorKind::Argument, "the prompt encodes to no tokens");
-  out.n_prompt_tokens = static_cast<int>(out.tokens.size());
+  std::vector<int> tokens = tok.encode(prompt);
+  if (tokens.empty()) throw Error(ErrorKind::Argument, "the prompt encodes to no tokens");
+  const int n_prompt = static_cast<int>(tokens.size());
   if (opt.answer_tokens > 0) {
     Context ctx(model);
     if (!s0.empty()) ctx.set_initial_state(s0);
     const GenerateResult g = generate(ctx, tok, prompt, eval_generate_params(opt.answer_tokens));
-    out.tokens.insert(out.tokens.end(), g.tokens.begin(), g.tokens.end());
+    tokens.insert(tokens.end(), g.tokens.begin(), g.tokens.end());
   }
+  return inspect_tokens(model, tok, tokens, n_prompt, s0, opt);
+}
+
+Inspection inspect_tokens(const std::shared_ptr<const Model>& model, const Tokenizer& tok, const std::vector<int>& tokens,
+                          int n_prompt_tokens, const InitialState& s0, const InspectOptions& opt) {
+  if (!model) throw Error(ErrorKind::Argument, "inspect: no model");
+  const ModelDims& d = model->dims();
+  check_layer(opt.matrices_layer, -1, d.n_layer, "matrices layer");
+  check_layer(opt.spectra_layer, -2, d.n_layer, "spectra layer");
+  if (tokens.empty()) throw Error(ErrorKind::Argument, "inspect: no tokens");
+  if (n_prompt_tokens < 1 || n_prompt_tokens > static_cast<int>(tokens.size()))
+    throw Error(ErrorKind::Argument, "inspect: the prompt length " + std::to_string(n_prompt_tokens) +
+                                         " is outside 1.." + std::to_string(tokens.size()));
+  Inspection out;
+  out.n_layer = d.n_layer;
+  out.n_head = d.n_head;
+  out.head_size = d.head_size;
+  out.tokens = tokens;
+  out.n_prompt_tokens = n_prompt_tokens;
   const int T = static_cast<int>(out.tokens.size()), L = d.n_layer, H = d.n_head, N = d.head_size;
   out.n_tokens = T;
   for (int i = 0; i < T; ++i) {

@@ -71,7 +71,10 @@ const Field kFields[] = {
     {"kernel_support", "--kernel-support"}, {"kernel_gamma", "--kernel-gamma"}, {"kernel_write", "--kernel-write"},
     {"kernel_lr", "--kernel-lr"}, {"dbp", "--dbp"}, {"dbp_alpha", "--dbp-alpha"}, {"dbp_lambda", "--dbp-lambda"},
     {"dbp_task_grad", "--dbp-task-grad"},
-    {"dbp_lr", "--dbp-lr"}, {"dbp_eta", "--dbp-eta"},
+    {"dbp_lr", "--dbp-lr"}, {"dbp_eta", "--dbp-eta"}, {"guide", "--guide"}, {"guided", "--guided"},
+    {"guide_kl_weight", "--kl-weight"}, {"guide_ce_weight", "--ce-weight"},
+    {"guide_max_tokens", "--guide-max-tokens"}, {"guide_filter", "--guide-no-filter"},
+    {"guide_topk", "--guide-topk"}, {"guide_k", "--guide-k"}, {"guide_points", "--guide-points"},
 };
 
 json to_json_object(const TuneConfig& c) {
@@ -91,7 +94,10 @@ json to_json_object(const TuneConfig& c) {
               {"kernel_support", c.kernel_support}, {"kernel_gamma", c.kernel_gamma},
               {"kernel_write", c.kernel_write}, {"kernel_lr", c.kernel_lr}, {"dbp", c.dbp},
               {"dbp_alpha", c.dbp_alpha}, {"dbp_lambda", c.dbp_lambda}, {"dbp_task_grad", c.dbp_task_grad}, {"dbp_lr", c.dbp_lr},
-              {"dbp_eta", c.dbp_eta}};
+              {"dbp_eta", c.dbp_eta}, {"guide", c.guide}, {"guided", c.guided},
+              {"guide_kl_weight", c.guide_kl_weight}, {"guide_ce_weight", c.guide_ce_weight},
+              {"guide_max_tokens", c.guide_max_tokens}, {"guide_filter", c.guide_filter},
+              {"guide_topk", c.guide_topk}, {"guide_k", c.guide_k}, {"guide_points", c.guide_points}};
 }
 
 std::string type_name(const json& v) { return v.type_name(); }
@@ -168,6 +174,19 @@ void TuneConfig::validate() const {
   need_range("dbp_lambda", dbp_lambda, 0.0, INFINITY, false, true);
   need_range("dbp_lr", dbp_lr, 0.0, INFINITY, true, true);
   need_range("dbp_eta", dbp_eta, 0.0, 1.0, true, false);
+  if (guided != "off" && guided != "cot" && guided != "kl" && guided != "kl_multi")
+    bad("guided", "off, cot, kl or kl_multi", "\"" + guided + "\"");
+  if (guided != "off" && guide.empty()) bad("guide", "a guide checkpoint when guided is " + guided, "nothing");
+  if (guided == "off" && !guide.empty()) bad("guided", "cot, kl or kl_multi when a guide is given", "\"off\"");
+  need_range("guide_kl_weight", guide_kl_weight, 0.0, INFINITY, false, true);
+  need_range("guide_ce_weight", guide_ce_weight, 0.0, INFINITY, false, true);
+  if ((guided == "kl" || guided == "kl_multi") && guide_kl_weight == 0 && guide_ce_weight == 0)
+    bad("guide_kl_weight", "> 0 (or guide_ce_weight > 0): nothing would be trained", "0");
+  need_int("guide_max_tokens", guide_max_tokens, 1);
+  need_int("guide_topk", guide_topk, 1);
+  need_int("guide_k", guide_k, 1);
+  if (guide_k > 64) bad("guide_k", "<= 64", std::to_string(guide_k));
+  need_int("guide_points", guide_points, 1);
   for (const auto& p : snapshot_heads)
     if (p.first < 0 || p.second < 0)
       bad("snapshot_heads", "pairs of non-negative (layer, head)",
@@ -231,6 +250,15 @@ TuneConfig TuneConfig::from_json(const std::string& text) {
   get(j, "dbp_task_grad", &c.dbp_task_grad);
   get(j, "dbp_lr", &c.dbp_lr);
   get(j, "dbp_eta", &c.dbp_eta);
+  get(j, "guide", &c.guide);
+  get(j, "guided", &c.guided);
+  get(j, "guide_kl_weight", &c.guide_kl_weight);
+  get(j, "guide_ce_weight", &c.guide_ce_weight);
+  get(j, "guide_max_tokens", &c.guide_max_tokens);
+  get(j, "guide_filter", &c.guide_filter);
+  get(j, "guide_topk", &c.guide_topk);
+  get(j, "guide_k", &c.guide_k);
+  get(j, "guide_points", &c.guide_points);
   if (auto it = j.find("snapshot_heads"); it != j.end()) {
     const auto fail = [&] {
       throw Error(ErrorKind::Argument, "tune config JSON: \"snapshot_heads\" must be a list of [layer, head] "
@@ -262,8 +290,8 @@ std::vector<std::string> TuneConfig::to_command_line() const {
       }
       continue;
     }
-    if (v.is_boolean()) {  // a flag: given when true (the default is false)
-      if (v.get<bool>()) out.push_back(f.flag);
+    if (v.is_boolean()) {  // a flag: given when the value is not the default (--kernel-write, --guide-no-filter)
+      out.push_back(f.flag);
       continue;
     }
     out.push_back(f.flag);

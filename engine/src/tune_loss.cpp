@@ -12,9 +12,17 @@ torch::Tensor micro_batch_ce_sum(const Model::Impl& m, const MicroBatch& mb, con
 
 torch::Tensor micro_batch_ce_sum(const Model::Impl& m, const MicroBatch& mb, const std::vector<torch::Tensor>& s0,
                                  const KernelTrain& kernel, std::vector<torch::Tensor>* z) {
+  return torch::nn::functional::cross_entropy(
+      micro_batch_logits(m, mb, s0, kernel, z), mb.labels,
+      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+}
+
+torch::Tensor micro_batch_logits(const Model::Impl& m, const MicroBatch& mb, const std::vector<torch::Tensor>& s0,
+                                 const KernelTrain& kernel, std::vector<torch::Tensor>* z) {
   const int64_t B = mb.tokens.size(0), T = mb.tokens.size(1);
   RecurrentState in = RecurrentState::zeros(m, B);  // shifts stay zero
-  for (size_t l = 0; l < in.wkv.size(); ++l) in.wkv[l] = s0[l].unsqueeze(0).expand({B, -1, -1, -1});  // [B,H,N,N]
+  if (!s0.empty())
+    for (size_t l = 0; l < in.wkv.size(); ++l) in.wkv[l] = s0[l].unsqueeze(0).expand({B, -1, -1, -1});  // [B,H,N,N]
   WkvTrace trace;
   const bool want_z = kernel.ext && z;
   if (kernel.ext) {
@@ -29,9 +37,7 @@ torch::Tensor micro_batch_ce_sum(const Model::Impl& m, const MicroBatch& mb, con
       z->push_back(zl.reshape({B * T, zl.size(2), zl.size(3)}).index_select(0, mb.valid));
   }
   const auto rows = hidden.reshape({B * T, hidden.size(2)}).index_select(0, mb.rows);                 // [n,C]
-  const auto logits = head_logits(m, rows);                                                           // [n,V] fp32
-  return torch::nn::functional::cross_entropy(
-      logits, mb.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+  return head_logits(m, rows);                                                                        // [n,V] fp32
 }
 
 }  // namespace rwkv

@@ -27,5 +27,9 @@ struct KernelTrain {
 // per layer, L x [n_tokens,H,M] (for DBP), still attached to the graph.
 torch::Tensor micro_batch_ce_sum(const Model::Impl& m, const MicroBatch& mb, const std::vector<torch::Tensor>& s0,
                                  const KernelTrain& kernel, std::vector<torch::Tensor>* z);
+// The logits of mb's target rows, [n_targets, V] fp32 (row i predicts mb.labels[i]); the same
+// forward as micro_batch_ce_sum (which is cross_entropy(sum) of these). s0 empty = zeros.
+torch::Tensor micro_batch_logits(const Model::Impl& m, const MicroBatch& mb, const std::vector<torch::Tensor>& s0,
+                                 const KernelTrain& kernel, std::vector<torch::Tensor>* z);
 
 }  // namespace rwkv

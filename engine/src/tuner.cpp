@@ -30,6 +30,7 @@
 #include "state_stats.h"
 #include "tune_autosave.h"
 #include "tune_batches.h"
+#include "tune_guided.h"
 #include "tune_loss.h"
 #include "tune_progress.h"
 #include "tune_setup.h"
@@ -135,6 +136,21 @@ struct Tuner::Impl {
   void restore_kernel(const AutosaveData& a, const std::string& path);
   void send_decor(int k, const std::vector<DecorSums>& sums);
 
+  // Guided tuning (cfg.guided != "off"): the guide and its targets; in.train holds its kept answers.
+  std::unique_ptr<GuidedTuning> guided;
+  GuideStats guide_stats() const {
+    GuideStats g;
+    if (!guided) return g;
+    const GuideCost& c = guided->cost();
+    g.questions = c.questions;
+    g.kept = c.kept;
+    g.scorer = c.scorer;
+    g.tokens_generated = c.generated;
+    g.tokens_scored = c.scored;
+    g.seconds = c.seconds;
+    return g;
+  }
+
   // Run state: everything here is in the autosave.
   std::vector<torch::Tensor> s0;       // L x [H,N,N] fp32 leaves, requires_grad
   std::vector<torch::Tensor> best_s0;  // L x [H,N,N] (empty until the first eval)
@@ -163,7 +179,7 @@ struct Tuner::Impl {
   const ModelDims& dims() const { return in.model->dims(); }
   const Model::Impl& model() const { return in.model->impl(); }
 
-  void init(const TuneConfig& c);
+  void init(const TuneConfig& c, TuneObserver* setup_obs, TuneControl* setup_ctl);
   void restore(const std::string& path);
   AutosaveData to_autosave() const;
   bool do_autosave(bool must);
@@ -177,7 +193,7 @@ struct Tuner::Impl {
   void save_output(TuneSummary& sum);
 };
 
-void Tuner::Impl::init(const TuneConfig& c) {
+void Tuner::Impl::init(const TuneConfig& c, TuneObserver* setup_obs, TuneControl* setup_ctl) {
   c.validate();
   cfg = c;
   check_writable_folder(cfg.out, "out");
@@ -185,6 +201,11 @@ void Tuner::Impl::init(const TuneConfig& c) {
   if (!cfg.autosave.empty()) check_writable_folder(autosave_path, "autosave");
   in = load_tune_inputs(cfg);
   dev = model().device;
+  if (cfg.guided != "off") {  // the guide's answers replace the training samples (greedy: the same on resume)
+    guided = std::make_unique<GuidedTuning>(cfg, *in.model, *in.tokenizer);
+    guided->prepare(in, [&](const std::string& s) { if (setup_obs) setup_obs->on_log(s); },
+                    setup_ctl ? &setup_ctl->cancel : nullptr);
+  }
   const auto& d = dims();
 
   plan = BatchPlan(static_cast<int>(in.train.size()), cfg.micro_bsz, cfg.accum, cfg.seed);
@@ -215,6 +236,8 @@ void Tuner::Impl::init(const TuneConfig& c) {
   info.method = cfg.method;
   info.kernel_m = kern ? static_cast<int>(kext->m) : 0;
   info.dbp = cfg.dbp;
+  info.guided = cfg.guided;
+  info.guide = guide_stats();
   info.n_truncated = in.n_truncated;
 }
 
@@ -511,6 +534,9 @@ bool Tuner::Impl::train_step(int k, int64_t* tokens_done, double* step_time) {
   const KernelTrain kt = kernel_train();
   std::vector<torch::Tensor> kp = kparams();
   std::vector<DecorSums> sums(kern ? d.n_layer : 0);
+  const bool kl_guided = guided && guided->kl_loss();
+  const int64_t kl_rows = kl_guided ? guided->kl_rows(in.train, groups) : 0;
+  auto kl_total = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(dev));
   const auto drop_grads = [&] {
     clear_grads(s0);
     clear_grads(kp);
@@ -522,7 +548,14 @@ bool Tuner::Impl::train_step(int k, int64_t* tokens_done, double* step_time) {
       return false;
     }
     std::vector<torch::Tensor> z;
-    auto loss = micro_batch_ce_sum(model(), mbs[i], s0, kt, kern ? &z : nullptr) / static_cast<double>(targets);
+    torch::Tensor loss;
+    if (kl_guided) {
+      torch::Tensor kl_sum;
+      loss = guided->loss(model(), in.train, groups[i], mbs[i], s0, kt, kern ? &z : nullptr, k, targets, kl_rows, &kl_sum);
+      kl_total += kl_sum.to(torch::kFloat64);
+    } else {
+      loss = micro_batch_ce_sum(model(), mbs[i], s0, kt, kern ? &z : nullptr) / static_cast<double>(targets);
+    }
     if (inject && i == 0) loss = loss * std::numeric_limits<float>::quiet_NaN();  // test hook
     loss_sum += loss.detach().to(torch::kFloat64);
     if (kern) {
@@ -623,6 +656,8 @@ bool Tuner::Impl::train_step(int k, int64_t* tokens_done, double* step_time) {
     m.eff_rank = last_rank;
     m.skipped = skip;
     m.elapsed_s = seconds_since(run_start);
+    if (kl_guided) m.guide_kl = kl_total.item<double>() / static_cast<double>(std::max<int64_t>(1, kl_rows));
+    m.guide = guide_stats();
     obs->on_step(m);
   }
   if (kern) send_decor(k, sums);
@@ -733,7 +768,9 @@ void Tuner::Impl::save_output(TuneSummary& sum) {
       " state to " + cfg.out);
 }
 
-Tuner::Tuner(const TuneConfig& cfg) : impl_(std::make_unique<Impl>()) { impl_->init(cfg); }
+Tuner::Tuner(const TuneConfig& cfg, TuneObserver* setup_obs, TuneControl* ctl) : impl_(std::make_unique<Impl>()) {
+  impl_->init(cfg, setup_obs, ctl);
+}
 Tuner::~Tuner() = default;
 
 const TuneInfo& Tuner::info() const { return impl_->info; }
@@ -829,6 +866,7 @@ TuneSummary Tuner::run(TuneObserver* obs, TuneControl* ctl) {
   sum.wall_s = seconds_since(t_start);
   sum.tokens_per_s = train_time > 0 ? tokens_total / train_time : 0;
   sum.skipped_steps = I.skipped;
+  sum.guide = I.guide_stats();
   if (obs) obs->on_finish(sum);
   return sum;
 }

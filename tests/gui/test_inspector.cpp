@@ -24,7 +24,9 @@
 #include "qcp.h"
 #include "rwkv/context.h"
 #include "rwkv/dataset.h"
+#include "rwkv/inspect.h"
 #include "rwkv/state_file.h"
+#include "rwkv/tokenizer.h"
 #include "series_plot.h"
 #include "state_heatmap.h"
 
@@ -142,6 +144,76 @@ class TestInspector : public QObject {
     view.setLayer(2);
     QVERIFY(shown.wait(60000));
     QCOMPARE(view.inspection()->matrices_layer, 2);
+  }
+
+  // Compare with guide (method note section 5): the demo student and the demo guide on the same
+  // prompt; the guide reads the student's tokens (prompt and answer) from its zero state, and both
+  // series pairs hold the engine's numbers (inspect / inspect_tokens) at every token and layer.
+  void compareWithGuide() {
+    const QString student = fixtures::sourceDir() + "/resources/models/demo-small.safetensors";
+    const QString guide = fixtures::sourceDir() + "/resources/models/demo-guide.safetensors";
+    const QString spm = fixtures::sourceDir() + "/resources/models/demo.model";
+    AnalysisSession session;
+    InspectorView view(&session);
+    view.resize(1300, 850);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    const std::string prompt = rwkv::chat_prompt("Where does Kleenzem live?");
+    view.setModel({student, ""});
+    view.setPrompt(QString::fromStdString(prompt));
+    view.setAnswerTokens(8);
+    view.setLayer(0);
+    QVERIFY(!view.guideNormPlot()->isVisible());
+    view.setCompareWithGuide(true);
+    view.setGuidePath(guide);
+    QVERIFY(view.guideNormPlot()->isVisibleTo(&view));
+    QSignalSpy shown(&view, &InspectorView::inspected);
+    QTest::mouseClick(gui::child<QPushButton>(&view, "inspectRun"), Qt::LeftButton);
+    QVERIFY(shown.wait(60000));
+    const auto in = view.inspection();
+    const auto gin = view.guideInspection();
+    QVERIFY(in && gin);
+    QCOMPARE(gin->tokens, in->tokens);  // the same text, answer included
+    QVERIFY(in->n_tokens > in->n_prompt_tokens);
+
+    // The engine's numbers, computed here independently of the worker.
+    const auto tok = rwkv::load_tokenizer(spm.toStdString());
+    const auto sm = rwkv::Model::load(student.toStdString()), gm = rwkv::Model::load(guide.toStdString());
+    rwkv::InspectOptions so;
+    so.answer_tokens = 8;
+    const rwkv::Inspection want_s = rwkv::inspect(sm, *tok, prompt, {}, so);
+    const rwkv::Inspection want_g = rwkv::inspect_tokens(gm, *tok, want_s.tokens, want_s.n_prompt_tokens, {});
+    QCOMPARE(want_s.tokens, in->tokens);
+    QCOMPARE(gin->n_layer, gm->dims().n_layer);
+    QVERIFY(gin->n_layer != in->n_layer);  // 6 and 4 layers: two plots side by side, not one
+    const int T = in->n_tokens;
+    const auto check = [&](SeriesPlot* plot, const rwkv::Inspection& want, const std::vector<float>& v, bool delta) {
+      QCOMPARE(plot->seriesCount(), want.n_layer);
+      QCOMPARE(plot->dataCount(), delta ? T : T + 1);
+      for (int l = 0; l < want.n_layer; ++l) {
+        auto it = plot->plot()->graph(l)->data()->constBegin();
+        for (int t = delta ? 1 : 0; t <= T; ++t, ++it) {
+          QCOMPARE(it->key, double(t));
+          const double w = v[want.traj_index(t, l)];
+          QVERIFY2(std::fabs(it->value - w) <= 1e-5 * std::max(1.0, std::fabs(w)),
+                   qPrintable(QString("layer %1 t %2: %3 vs the engine's %4").arg(l).arg(t).arg(it->value).arg(w)));
+        }
+      }
+    };
+    check(view.normPlot(), want_s, want_s.norm, false);
+    check(view.deltaPlot(), want_s, want_s.delta, true);
+    check(view.guideNormPlot(), want_g, want_g.norm, false);
+    check(view.guideDeltaPlot(), want_g, want_g.delta, true);
+    QVERIFY(gui::child<QLabel>(&view, "inspectStatus")->text().contains("guide demo-guide.safetensors"));
+
+    // Unticked: a plain run, the guide plots hidden and emptied.
+    view.setCompareWithGuide(false);
+    shown.clear();
+    QTest::mouseClick(gui::child<QPushButton>(&view, "inspectRun"), Qt::LeftButton);
+    QVERIFY(shown.wait(60000));
+    QVERIFY(!view.guideInspection());
+    QCOMPARE(view.guideNormPlot()->dataCount(), 0);
+    QVERIFY(!view.guideNormPlot()->isVisible());
   }
 };
 

@@ -1,6 +1,7 @@
 // Invalid choices are refused before anything runs, with a message in the window that says what
 // is wrong: no model, an unusable dataset, ctx_len 0, a negative learning rate, a model file that
 // does not load (an error dialog, and the window stays usable).
+#include <QComboBox>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
@@ -92,6 +93,34 @@ class Validation : public QObject {
     QTest::keyClick(lr, Qt::Key_A, Qt::ControlModifier);
     QTest::keyClicks(lr, "abc");
     QVERIFY(refusedWith(w, "Learning rate: \"abc\" is not a number"));
+  }
+
+  // Guided tuning: the mode needs a guide model that exists, and the weights must be numbers >= 0;
+  // every message names its field.
+  void guidedFields() {
+    REQUIRE_FIXTURE(model, fixtures::kTinyFp32);
+    MainWindow w;
+    w.show();
+    QVERIFY(gui::openFiles(w, model, data_));
+    gui::typePath(&w, "outPath", tmp_.filePath("g.rwkvstate"));
+    QVERIFY(w.startProblems().isEmpty());
+    auto* mode = gui::child<QComboBox>(&w, "guided");
+    QVERIFY(!mode->toolTip().isEmpty() && !gui::child<QLineEdit>(&w, "guideKlWeight")->toolTip().isEmpty());
+    mode->setCurrentText("kl");
+    QVERIFY(gui::child<QLabel>(&w, "validationLabel")->text().contains("Guide model"));
+    QVERIFY(refusedWith(w, "Guide model: choose the guide checkpoint for guided tuning (kl)"));
+    gui::typePath(&w, "guidePath", tmp_.filePath("missing.safetensors"));
+    QVERIFY(refusedWith(w, "Guide model: " + tmp_.filePath("missing.safetensors") + " does not exist"));
+    gui::typePath(&w, "guidePath", model);
+    auto* kl = gui::child<QLineEdit>(&w, "guideKlWeight");
+    kl->clear();
+    QTest::keyClicks(kl, "-1");
+    QVERIFY(refusedWith(w, "KL weight must be 0 or more (found -1)"));
+    kl->clear();
+    QTest::keyClicks(kl, "1");
+    QVERIFY(w.startProblems().isEmpty());
+    mode->setCurrentText("off");
+    QVERIFY(w.startProblems().isEmpty());
   }
 
   void modelThatDoesNotLoad() {

@@ -62,4 +62,12 @@ struct Inspection {
 Inspection inspect(const std::shared_ptr<const Model>& model, const Tokenizer& tok, const std::string& prompt,
                    const InitialState& s0, const InspectOptions& opt = {});
 
+// Runs exactly `tokens` (the first n_prompt_tokens are the prompt, the rest an answer) from s0;
+// opt.answer_tokens is ignored. The observer of guided tuning (method note section 5): a guide
+// model reads the tokens the student read and answered (Inspection::tokens of inspect()), so
+// both state trajectories are over the same text, side by side. tok decodes the pieces. Throws
+// as inspect(), and Error(Token) for an id outside the model's vocabulary.
+Inspection inspect_tokens(const std::shared_ptr<const Model>& model, const Tokenizer& tok, const std::vector<int>& tokens,
+                          int n_prompt_tokens, const InitialState& s0, const InspectOptions& opt = {});
+
 }  // namespace rwkv

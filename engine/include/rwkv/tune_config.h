@@ -48,6 +48,27 @@ struct TuneConfig {
                                 // L = CE + alpha L_decor on R (default: R learns from L_decor only)
   double dbp_lr = 1e-3;         // loss mode: AdamW learning rate of R (constant)
   double dbp_eta = 1e-2;        // update mode: R <- R - eta (E[zz^T] - diag(E[z^2])) R after every step
+  // Guided tuning (method note section 4): a guide model G that shares the student's tokenizer
+  // writes the targets. Combines with either method (the student's S0, and U0 for kernel).
+  std::string guide;            // guide checkpoint; its vocabulary must equal the student's
+  std::string guided = "off";   // "off"; "cot": CE on the guide's greedy answers to the training
+                                // questions (kept when they match the reference, see guide_filter);
+                                // "kl": per target position of those sequences,
+                                //   KL(p_G(.|prefix) || p_S(.|prefix)) over the guide's top
+                                //   guide_topk tokens plus one bucket for the rest, guide logits
+                                //   cached once; "kl_multi": at guide_points random target positions
+                                //   of each sequence the student samples a guide_k-token
+                                //   continuation, the loss sums the full-vocabulary KL over those
+                                //   k steps (the guide scores the continuation every step)
+  double guide_kl_weight = 1.0; // kl, kl_multi: L = kl_weight * KL + ce_weight * CE (CE on the guide's targets)
+  double guide_ce_weight = 0.0;
+  int guide_max_tokens = 256;   // tokens per guide answer (greedy, stops at a blank line / end-of-text)
+  bool guide_filter = true;     // keep only answers whose extracted answer matches the reference
+                                // (scorer: gsm8k when a reference has ####, choice for letters, else
+                                // exact); questions without a reference are always kept
+  int guide_topk = 64;          // kl: guide probabilities cached per target token (>= vocab: all, exact KL)
+  int guide_k = 4;              // kl_multi: continuation length k
+  int guide_points = 4;         // kl_multi: branch points per sequence per step
   // Evaluation and stopping
   int eval_every = 50;          // optimizer steps between eval-loss passes; 0 = only at the end
   int early_stop_patience = 0;  // stop after this many evals without improvement; 0 = off

@@ -14,6 +14,16 @@
 
 namespace rwkv {
 
+// What the guide of a guided run did and cost (TuneConfig::guided; all zero otherwise).
+struct GuideStats {
+  int questions = 0;              // training questions the guide answered
+  int kept = 0;                   // answers kept as targets (the training samples of the run)
+  std::string scorer;             // the filter's scorer: "gsm8k", "choice", "exact" or "none"
+  int64_t tokens_generated = 0;   // tokens the guide wrote
+  int64_t tokens_scored = 0;      // tokens the guide read to score sequences (kl: once, kl_multi: every step)
+  double seconds = 0;             // wall time of the guide's work
+};
+
 struct TuneInfo {                 // sent once, before the first step
   int total_steps = 0;
   int n_train = 0, n_eval = 0;    // samples
@@ -23,6 +33,8 @@ struct TuneInfo {                 // sent once, before the first step
   std::string method = "plain";   // "plain" or "kernel"
   int kernel_m = 0;               // M of a kernel run
   std::string dbp = "off";
+  std::string guided = "off";     // guided runs: n_train is the number of kept guide answers
+  GuideStats guide;               // the guide's work before the first step
   std::vector<std::string> data_issues;  // "line 12: invalid JSON ..." (every unusable line)
   int n_truncated = 0;
 };
@@ -42,6 +54,8 @@ struct StepMetrics {              // sent after every optimizer step
   std::vector<float> eff_rank;    // [L*H] effective rank exp(entropy of normalised singular values)
   bool skipped = false;           // non-finite loss or gradient: update skipped, lr lowered
   double elapsed_s = 0;           // since run() started
+  double guide_kl = 0;            // kl, kl_multi: mean KL(p_G || p_S) per aligned position of this step
+  GuideStats guide;               // guided runs: the guide's work so far (setup included)
 };
 
 struct EvalMetrics {
@@ -85,6 +99,7 @@ struct TuneSummary {
   double wall_s = 0, tokens_per_s = 0;
   int skipped_steps = 0;
   std::string out_path;           // written state (empty if none)
+  GuideStats guide;               // guided runs: the guide's whole cost
 };
 
 // Called on the tuning thread. Keep handlers short; the GUI forwards them through queued signals.
@@ -116,8 +131,10 @@ struct TuneControl {
 
 class Tuner {
  public:
-  // Loads model, tokenizer and data; validates; throws rwkv::Error on any problem.
-  explicit Tuner(const TuneConfig& cfg);
+  // Loads model, tokenizer and data; validates; throws rwkv::Error on any problem. A guided run
+  // (cfg.guided) also loads the guide, lets it answer the training questions and, for "kl",
+  // scores them: progress lines go to setup_obs->on_log, ctl->cancel stops it (Error(Cancelled)).
+  explicit Tuner(const TuneConfig& cfg, TuneObserver* setup_obs = nullptr, TuneControl* ctl = nullptr);
   ~Tuner();
 
   const TuneInfo& info() const;
