@@ -5,7 +5,6 @@
 #include <QCryptographicHash>
 #include <QFile>
 #include <QObject>
-#include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
@@ -26,36 +25,13 @@
 #include "rwkv/model.h"
 #include "rwkv/state_file.h"
 #include "rwkv/tokenizer.h"
+#include "tune_process.h"
 
 namespace {
 
-struct Run {
-  int code = -1;
-  QByteArray out, err;
-};
-
-Run tune(const QStringList& args, int timeout_ms = 300000) {
-  QProcess p;
-  p.start(QString(RWKV_TUNE_EXE), args);
-  Run r;
-  if (!p.waitForFinished(timeout_ms) || p.exitStatus() != QProcess::NormalExit) {
-    p.kill();
-    p.waitForFinished();
-    r.err = "rwkv-tune did not finish normally: " + p.readAllStandardError();
-    return r;
-  }
-  r.code = p.exitCode();
-  r.out = p.readAllStandardOutput();
-  r.err = p.readAllStandardError();
-  return r;
-}
-
-QString describe(const QStringList& args, const Run& r) {
-  return QString("rwkv-tune %1\nexit %2\nstdout: %3\nstderr: %4")
-      .arg(args.join(' '))
-      .arg(r.code)
-      .arg(QString::fromUtf8(r.out.left(2000)), QString::fromUtf8(r.err));
-}
+using tune_process::Run;
+using tune_process::describe;
+using tune_process::tune;
 
 #define EXPECT_EXIT(run, args, expected)                                   \
   const Run run = tune(args);                                              \

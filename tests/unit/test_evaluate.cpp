@@ -4,7 +4,6 @@
 // `rwkv-tune generate --temperature 0 --stop "\n\n"` prints for its prompt, with and without a
 // state, and that `rwkv-tune eval --json` reports the numbers of the in-process API.
 #include <QObject>
-#include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -22,36 +21,13 @@
 #include "rwkv/model.h"
 #include "rwkv/state_file.h"
 #include "rwkv/tokenizer.h"
+#include "tune_process.h"
 
 namespace {
 
-struct Run {
-  int code = -1;
-  QByteArray out, err;
-};
-
-Run tune(const QStringList& args) {
-  QProcess p;
-  p.start(QString(RWKV_TUNE_EXE), args);
-  Run r;
-  if (!p.waitForFinished(300000) || p.exitStatus() != QProcess::NormalExit) {
-    p.kill();
-    p.waitForFinished();
-    r.err = "rwkv-tune did not finish normally: " + p.readAllStandardError();
-    return r;
-  }
-  r.code = p.exitCode();
-  r.out = p.readAllStandardOutput();
-  r.err = p.readAllStandardError();
-  return r;
-}
-
-QString describe(const QStringList& args, const Run& r) {
-  return QString("rwkv-tune %1\nexit %2\nstdout: %3\nstderr: %4")
-      .arg(args.join(' '))
-      .arg(r.code)
-      .arg(QString::fromUtf8(r.out.left(3000)), QString::fromUtf8(r.err.left(3000)));
-}
+using tune_process::Run;
+using tune_process::describe;
+using tune_process::tune;
 
 void write_file(const QString& path, const std::string& text) {
   std::ofstream f(path.toStdString(), std::ios::binary);
