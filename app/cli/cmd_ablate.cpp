@@ -230,6 +230,64 @@ int cmd_ablate(const Args& args) {
   runs << "| task | config | seed | accuracy | best eval loss | tune s | guide: kept / asked, tokens written + scored, s |\n"
           "|---|---|---|---|---|---|---|\n";
   const auto t_all = std::chrono::steady_clock::now();
+  // results.md, curves.csv and the plots, rewritten after every run so that a run cut short
+  // (a device time limit, Ctrl-C) keeps what it measured; `done` says whether it is complete.
+  auto write_results = [&](bool done) {
+    const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_all).count();
+    std::ostringstream md;
+    md << "# Results: the ablation on the demo task suite\n\n";
+    if (!a.str("note").empty()) md << a.str("note") << "\n\n";
+    md << "Made by `rwkv-tune ablate" << (quick ? " --quick" : "") << "` on " << now_utc() << " with the student "
+       << model->info().path << " and the guide " << a.str("guide") << " on " << a.str("device") << ", " << seeds
+       << " seed(s) per tuned configuration, " << o.str("epochs") << " epochs (steps " << o.str("steps") << "), lr "
+       << a.str("lr") << " -> " << a.str("lr-final") << ", micro-batch " << o.str("micro-bsz") << ", train limit "
+       << o.str("train-limit") << ", eval limit " << o.str("eval-limit") << ", DBP mode " << dbp_mode
+       << ", guided: KL weight " << a.str("kl-weight") << ", CE weight " << a.str("ce-weight") << ", filter "
+       << (a.has("guide-no-filter") ? "off" : "on") << "; " << format_duration(total_s)
+       << (done ? " in all" : " so far (incomplete: the run did not finish)")
+       << ". Accuracy in % on each task's eval file (greedy; mean ± sample standard deviation over the "
+          "seeds; base and guide are untuned and have no seed).\n\n";
+    md << "| config |";
+    for (const auto& t : tasks) md << " " << t << " |";
+    md << "\n|---|";
+    for (size_t i = 0; i < tasks.size(); ++i) md << "---|";
+    md << "\n";
+    for (const auto& c : configs) {
+      md << "| " << c.name << " |";
+      for (const auto& t : tasks) {
+        const Cell& cell = cells[{c.name, t}];
+        md << " " << mean_spread(cell.acc) << (cell.failed ? " (" + std::to_string(cell.failed) + " failed)" : "") << " |";
+      }
+      md << "\n";
+    }
+    md << "\nCost: mean seconds per tuning run (the guide's seconds included, and also shown alone).\n\n| config |";
+    for (const auto& t : tasks) md << " " << t << " |";
+    md << "\n|---|";
+    for (size_t i = 0; i < tasks.size(); ++i) md << "---|";
+    md << "\n";
+    for (const auto& c : configs) {
+      if (!c.tune) continue;
+      md << "| " << c.name << " |";
+      for (const auto& t : tasks) {
+        const Cell& cell = cells[{c.name, t}];
+        md << " " << mean_of(cell.tune_s, "%.1f") << (cell.guide_s.empty() ? "" : " (guide " + mean_of(cell.guide_s, "%.1f") + ")")
+           << " |";
+      }
+      md << "\n";
+    }
+    md << "\nLoss curves: `curves.csv`; plots:";
+    for (const auto& t : tasks) md << " [" << t << "](loss_" << t << ".svg)";
+    md << ".\n\nEvery run:\n\n" << runs.str();
+    const std::string md_path = (out / "results.md").string();
+    {
+      std::ofstream f(md_path + ".tmp");
+      f << md.str();
+      if (!f) throw rwkv::Error(rwkv::ErrorKind::Io, "cannot write " + md_path + ".tmp");
+    }
+    fs::rename(md_path + ".tmp", md_path);
+    write_curves_csv((out / "curves.csv").string(), curves);
+    for (const auto& t : tasks) write_loss_svg((out / ("loss_" + t + ".svg")).string(), t, curves);
+  };
   for (const auto& task : tasks) {
     const fs::path dir = a.str("tasks-dir");
     const std::string train = (dir / (task + "_train.jsonl")).string(), evalf = (dir / (task + "_eval.jsonl")).string();
@@ -298,6 +356,7 @@ int cmd_ablate(const Args& args) {
             std::printf("[%s] %s seed %d: failed: %s\n", task.c_str(), c.name.c_str(), seed, e.what());
             runs << "| " << task << " | " << c.name << " | " << seed << " | failed: " << e.what() << " | - | - | - |\n";
             ++cell.failed;
+            write_results(false);
             continue;
           }
           curves.push_back(std::move(curve));
@@ -313,63 +372,14 @@ int cmd_ablate(const Args& args) {
                       std::isfinite(best_eval) ? std::to_string(best_eval).substr(0, 6).c_str() : "-", tune_s,
                       guide_note.c_str());
         runs << line;
+        write_results(false);
         std::printf("[%s] %s seed %d: accuracy %.1f%% (%d/%d)\n", task.c_str(), c.name.c_str(), seed,
                     100 * rep.totals.accuracy(), rep.totals.correct, rep.totals.n);
         std::fflush(stdout);
       }
     }
   }
-  const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_all).count();
-
-  std::ostringstream md;
-  md << "# Results: the ablation on the demo task suite\n\n";
-  if (!a.str("note").empty()) md << a.str("note") << "\n\n";
-  md << "Made by `rwkv-tune ablate" << (quick ? " --quick" : "") << "` on " << now_utc() << " with the student "
-     << model->info().path << " and the guide " << a.str("guide") << " on " << a.str("device") << ", " << seeds
-     << " seed(s) per tuned configuration, " << o.str("epochs") << " epochs (steps " << o.str("steps") << "), lr "
-     << a.str("lr") << " -> " << a.str("lr-final") << ", micro-batch " << o.str("micro-bsz") << ", train limit "
-     << o.str("train-limit") << ", eval limit " << o.str("eval-limit") << ", DBP mode " << dbp_mode
-     << ", guided: KL weight " << a.str("kl-weight") << ", CE weight " << a.str("ce-weight") << ", filter "
-     << (a.has("guide-no-filter") ? "off" : "on") << "; " << format_duration(total_s)
-     << " in all. Accuracy in % on each task's eval file (greedy; mean ± sample standard deviation over the "
-        "seeds; base and guide are untuned and have no seed).\n\n";
-  md << "| config |";
-  for (const auto& t : tasks) md << " " << t << " |";
-  md << "\n|---|";
-  for (size_t i = 0; i < tasks.size(); ++i) md << "---|";
-  md << "\n";
-  for (const auto& c : configs) {
-    md << "| " << c.name << " |";
-    for (const auto& t : tasks) {
-      const Cell& cell = cells[{c.name, t}];
-      md << " " << mean_spread(cell.acc) << (cell.failed ? " (" + std::to_string(cell.failed) + " failed)" : "") << " |";
-    }
-    md << "\n";
-  }
-  md << "\nCost: mean seconds per tuning run (the guide's seconds included, and also shown alone).\n\n| config |";
-  for (const auto& t : tasks) md << " " << t << " |";
-  md << "\n|---|";
-  for (size_t i = 0; i < tasks.size(); ++i) md << "---|";
-  md << "\n";
-  for (const auto& c : configs) {
-    if (!c.tune) continue;
-    md << "| " << c.name << " |";
-    for (const auto& t : tasks) {
-      const Cell& cell = cells[{c.name, t}];
-      md << " " << mean_of(cell.tune_s, "%.1f") << (cell.guide_s.empty() ? "" : " (guide " + mean_of(cell.guide_s, "%.1f") + ")")
-         << " |";
-    }
-    md << "\n";
-  }
-  md << "\nLoss curves: `curves.csv`; plots:";
-  for (const auto& t : tasks) md << " [" << t << "](loss_" << t << ".svg)";
-  md << ".\n\nEvery run:\n\n" << runs.str();
-  const std::string md_path = (out / "results.md").string();
-  std::ofstream f(md_path);
-  f << md.str();
-  if (!f) throw rwkv::Error(rwkv::ErrorKind::Io, "cannot write " + md_path);
-  write_curves_csv((out / "curves.csv").string(), curves);
-  for (const auto& t : tasks) write_loss_svg((out / ("loss_" + t + ".svg")).string(), t, curves);
+  write_results(true);
   std::printf("wrote %s, curves.csv and %zu loss plot(s) in %s\n", md_path.c_str(), tasks.size(), out.string().c_str());
   return 0;
 }

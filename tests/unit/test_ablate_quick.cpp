@@ -41,6 +41,8 @@ class TestAblateQuick : public QObject {
     QVERIFY(table.contains("±"));                    // two seeds: a spread
     QVERIFY(table.contains("| arith | cot | 1 |"));  // every run is listed
     QVERIFY(table.contains("(guide "));              // the guide's seconds in the cost table
+    QVERIFY(table.contains(" in all.") && !table.contains("incomplete"));  // rewritten after every run; final
+    QVERIFY(!QFile::exists(dir.filePath("out/results.md.tmp")));
     QFile csv(dir.filePath("out/curves.csv"));
     QVERIFY(csv.open(QIODevice::ReadOnly));
     const QString curves = QString::fromUtf8(csv.readAll());
