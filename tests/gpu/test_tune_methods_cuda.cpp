@@ -47,8 +47,10 @@ void check_run(const std::string& name, rwkv::TuneConfig c, const fs::path& dir)
   c.eval_fraction = 0;
   c.snapshot_every = 0;
   c.autosave_every = 0;
+  std::printf("%s: tuning 4 steps on cuda\n", name.c_str());
   rwkv::Tuner t(c);
   const auto sum = t.run();
+  std::printf("%s: tuned, comparing logits\n", name.c_str());
   gpu_check::expect(sum.steps_done == 4 && std::isfinite(sum.final_loss), name + ": 4 finite steps on cuda");
   const rwkv::StateFile sf = rwkv::load_state(c.out);
   const auto tok = rwkv::load_tokenizer(kRes + "models/demo.model");
@@ -73,6 +75,7 @@ void check_run(const std::string& name, rwkv::TuneConfig c, const fs::path& dir)
 }  // namespace
 
 int main() {
+  std::setvbuf(stdout, nullptr, _IONBF, 0);  // a crash must not swallow the lines before it
   if (!torch::cuda::is_available()) {
     std::printf("no CUDA device: skipped\n");
     return 77;
