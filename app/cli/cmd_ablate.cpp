@@ -380,7 +380,8 @@ int cmd_ablate(const Args& args) {
     }
   }
   write_results(true);
-  std::printf("wrote %s, curves.csv and %zu loss plot(s) in %s\n", md_path.c_str(), tasks.size(), out.string().c_str());
+  std::printf("wrote %s, curves.csv and %zu loss plot(s) in %s\n", (out / "results.md").string().c_str(), tasks.size(),
+              out.string().c_str());
   return 0;
 }
 
