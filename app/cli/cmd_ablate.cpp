@@ -278,13 +278,7 @@ int cmd_ablate(const Args& args) {
     md << "\nLoss curves: `curves.csv`; plots:";
     for (const auto& t : tasks) md << " [" << t << "](loss_" << t << ".svg)";
     md << ".\n\nEvery run:\n\n" << runs.str();
-    const std::string md_path = (out / "results.md").string();
-    {
-      std::ofstream f(md_path + ".tmp");
-      f << md.str();
-      if (!f) throw rwkv::Error(rwkv::ErrorKind::Io, "cannot write " + md_path + ".tmp");
-    }
-    fs::rename(md_path + ".tmp", md_path);
+    rwkv::atomic_write_file((out / "results.md").string(), md.str());
     write_curves_csv((out / "curves.csv").string(), curves);
     for (const auto& t : tasks) write_loss_svg((out / ("loss_" + t + ".svg")).string(), t, curves);
   };
