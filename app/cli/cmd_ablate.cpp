@@ -27,6 +27,7 @@
 #include "rwkv/context.h"
 #include "rwkv/error.h"
 #include "rwkv/evaluate.h"
+#include "rwkv/generate.h"
 #include "rwkv/state_file.h"
 #include "rwkv/tuner.h"
 
@@ -196,6 +197,8 @@ int cmd_ablate(const Args& args) {
   a.option("train-limit", "N", "use the first N training lines, 0 = all", "0");
   a.option("eval-limit", "N", "answer the first N eval items, 0 = all", "0");
   a.option("max-tokens", "N", "tokens per answer", "64");
+  a.option("eval-batch", "N", "answers generated together in the accuracy evaluation, 0 = 32 on a GPU, 1 on the CPU",
+           "0");
   a.option("device", "DEV", "cpu, cuda or cuda:N", "cpu");
   a.option("out", "DIR", "the folder to write results.md, curves.csv, loss_<task>.svg and work/ to", "ablation");
   a.option("note", "TEXT", "a line about where and how the table was made, written under the title", "");
@@ -224,6 +227,9 @@ int cmd_ablate(const Args& args) {
   for (const auto& c : configs)
     if (c.guide_model && !guide) guide = rwkv::Model::load(a.str("guide"), lo);
 
+  int eval_batch = o.integer("eval-batch", 0, 4096);
+  if (eval_batch == 0) eval_batch = rwkv::default_greedy_batch(*model);
+
   std::map<std::pair<std::string, std::string>, Cell> cells;  // (config, task)
   std::vector<RunCurve> curves;
   std::ostringstream runs;
@@ -241,7 +247,7 @@ int cmd_ablate(const Args& args) {
        << model->info().path << " and the guide " << a.str("guide") << " on " << a.str("device") << ", " << seeds
        << " seed(s) per tuned configuration, " << o.str("epochs") << " epochs (steps " << o.str("steps") << "), lr "
        << a.str("lr") << " -> " << a.str("lr-final") << ", micro-batch " << o.str("micro-bsz") << ", train limit "
-       << o.str("train-limit") << ", eval limit " << o.str("eval-limit") << ", DBP mode " << dbp_mode
+       << o.str("train-limit") << ", eval limit " << o.str("eval-limit") << ", eval batch " << eval_batch << ", DBP mode " << dbp_mode
        << ", guided: KL weight " << a.str("kl-weight") << ", CE weight " << a.str("ce-weight") << ", filter "
        << (a.has("guide-no-filter") ? "off" : "on") << "; " << format_duration(total_s)
        << (done ? " in all" : " so far (incomplete: the run did not finish)")
@@ -291,6 +297,7 @@ int cmd_ablate(const Args& args) {
     rwkv::EvalParams ep;
     ep.max_tokens = o.integer("max-tokens", 1, 1 << 20);
     ep.limit = o.integer("eval-limit", 0, 1 << 30);
+    ep.batch = eval_batch;
     for (const auto& c : configs) {
       for (int seed = 1; seed <= (c.tune ? seeds : 1); ++seed) {
         rwkv::InitialState state;

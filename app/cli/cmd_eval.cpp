@@ -117,6 +117,8 @@ int cmd_eval(const Args& args) {
   a.option("score", "MODE", "auto, exact, contains, gsm8k or choice", "auto");
   a.option("max-tokens", "N", "tokens per answer at most", std::to_string(d.max_tokens));
   a.option("limit", "N", "evaluate the first N items only, 0 = all", "0");
+  a.option("batch", "N", "answers generated together (much faster on a GPU; 1 = one by one, exactly as generate)",
+           "1");
   a.flag("json", "print one JSON object (items and totals) instead of a table");
   a.parse(args);
 
@@ -128,6 +130,7 @@ int cmd_eval(const Args& args) {
   }
   p.max_tokens = static_cast<int>(a.integer("max-tokens", 1, 1 << 30));
   p.limit = static_cast<int>(a.integer("limit", 0, 1 << 30));
+  p.batch = static_cast<int>(a.integer("batch", 1, 4096));
 
   const rwkv::EvalSet set = rwkv::load_eval_set(a.str("data"));
   for (const auto& i : set.issues)

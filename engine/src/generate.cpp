@@ -15,6 +15,7 @@
 #include <cmath>
 #include <string>
 
+#include "generate_text.h"
 #include "rwkv/error.h"
 
 namespace rwkv {
@@ -75,6 +76,17 @@ std::vector<TokenAlternative> top_alternatives(const std::vector<float>& logits,
 
 }  // namespace
 
+int append_answer_text(const Tokenizer& tok, int id, bool last, const std::vector<std::string>& stops, Utf8Stream& utf8,
+                       std::string& text) {
+  const size_t before = text.size();
+  text += utf8.push(tok.decode({id}));
+  if (last) text += utf8.flush();
+  size_t stop_pos = 0;
+  const int stop = find_stop(text, before, stops, &stop_pos);
+  if (stop >= 0) text.resize(stop_pos);
+  return stop;
+}
+
 GenerateResult generate(Context& ctx, const Tokenizer& tok, const std::string& prompt, const GenerateParams& p,
                         const std::function<bool(const GeneratedToken&)>& on_token,
                         const std::atomic<bool>* cancel) {
@@ -117,16 +129,8 @@ GenerateResult generate(Context& ctx, const Tokenizer& tok, const std::string& p
     history.push_back(id);
 
     const bool last = static_cast<int>(res.tokens.size()) == p.max_tokens;
-    const size_t before = res.text.size();
-    res.text += utf8.push(tok.decode({id}));
-    if (last) res.text += utf8.flush();
-
-    size_t stop_pos = 0;
-    const int stop = find_stop(res.text, before, p.stop, &stop_pos);
-    if (stop >= 0) {
-      res.text.resize(stop_pos);
-      res.stop_reason = "stop:" + p.stop[stop];
-    }
+    const int stop = append_answer_text(tok, id, last, p.stop, utf8, res.text);
+    if (stop >= 0) res.stop_reason = "stop:" + p.stop[stop];
     size_t ready = (stop >= 0 || last) ? res.text.size() : res.text.size() - pending_stop_prefix(res.text, p.stop);
     ready = std::max(ready, emitted);  // never un-stream text (cannot happen: see the contract above)
 

@@ -2,7 +2,8 @@
 // the MMLU CSV layout with the line of every unusable record; the scorers and auto selection; and
 // on the tiny rwkv.cpp fixture (bytes tokenizer) that an item's output is exactly what
 // `rwkv-tune generate --temperature 0 --stop "\n\n"` prints for its prompt, with and without a
-// state, and that `rwkv-tune eval --json` reports the numbers of the in-process API.
+// state, and that `rwkv-tune eval --json` reports the numbers of the in-process API; on demo-small
+// that batched answering (generate_greedy_batch) gives the same answers.
 #include <QObject>
 #include <QTemporaryDir>
 #include <QTest>
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include "fixtures.h"
 #include "rwkv/context.h"
@@ -349,6 +351,81 @@ class TestEvaluate : public QObject {
     args = QStringList{"eval", "--model", model_path, "--data", qa, "--score", "bleu"};
     r = tune(args);
     QVERIFY2(r.code == 2 && r.err.contains("--score"), qPrintable(describe(args, r)));
+  }
+
+  // evaluate() with a batch (generate_greedy_batch) gives the answers of the one-by-one path:
+  // demo-small on arithmetic questions, whose answers stop at different lengths (rows leave the
+  // batch mid-way), with a random S0 and with a writing kernel-upscaled state (its U rides in the
+  // batch).
+  void batchedAnswersEqualOneByOne() {
+    const QString res = fixtures::sourceDir() + "/resources";
+    auto model = rwkv::Model::load((res + "/models/demo-small.safetensors").toStdString());
+    auto tok = rwkv::load_tokenizer((res + "/models/demo.model").toStdString());
+    rwkv::EvalSet set = rwkv::load_eval_set((res + "/tasks/arith_eval.jsonl").toStdString());
+    const auto& d = model->dims();
+    auto s0 = rwkv::InitialState::zeros(d.n_layer, d.n_head, d.head_size);
+    std::mt19937 rng(11);
+    std::normal_distribution<float> nd(0.0f, 0.3f);
+    for (float& x : s0.wkv) x = nd(rng);
+    auto with_kernel = s0;
+    {
+      const int M = 16, L = d.n_layer, H = d.n_head, N = d.head_size;
+      auto k = std::make_shared<rwkv::KernelState>();
+      k->n_layer = L, k->n_head = H, k->head_size = N, k->m = M;
+      auto fill = [&](std::vector<float>& v, size_t n, float scale) {
+        v.resize(n);
+        for (float& x : v) x = scale * nd(rng);
+      };
+      fill(k->C, size_t(L) * H * M * N, 1.0f);
+      fill(k->Q, size_t(L) * H * N * M, 1.0f);
+      fill(k->U0, size_t(L) * H * M * M, 30.0f);
+      k->R.assign(size_t(L) * H * M * M, 0.0f);
+      for (size_t lh = 0; lh < size_t(L) * H; ++lh)
+        for (int m = 0; m < M; ++m) k->R[(lh * M + m) * M + m] = 1.0f;
+      k->gamma.assign(size_t(L) * H, 0.05f);
+      k->write = true;  // tokens write into U, so each row's U matters to the end of its answer
+      k->beta.assign(size_t(L) * H, 1.0f);
+      with_kernel.kernel = k;
+    }
+    rwkv::EvalParams p;
+    p.max_tokens = 96;
+    p.limit = 9;
+    for (const auto* state : {&s0, &with_kernel}) {
+      rwkv::Context ctx(model);
+      ctx.set_initial_state(*state);
+      p.batch = 1;
+      const auto one = rwkv::evaluate(ctx, *tok, set, p);
+      p.batch = 4;  // groups of 4, 4, 1
+      std::vector<int> order;
+      rwkv::EvalCallbacks cb;
+      cb.on_item = [&](const rwkv::EvalItemResult& r) { order.push_back(r.index); };
+      const auto batched = rwkv::evaluate(ctx, *tok, set, p, cb);
+      QCOMPARE(order, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8}));
+      QCOMPARE(batched.items.size(), one.items.size());
+      std::set<size_t> lengths;
+      for (size_t i = 0; i < one.items.size(); ++i) {
+        const auto& a = one.items[i];
+        const auto& b = batched.items[i];
+        QVERIFY2(a.output == b.output, qPrintable(QString("item %1 (kernel %2): one by one '%3', batched '%4'")
+                                                      .arg(i)
+                                                      .arg(bool(state->kernel))
+                                                      .arg(QString::fromStdString(a.output), QString::fromStdString(b.output))));
+        QVERIFY(a.tokens == b.tokens);
+        QCOMPARE(a.stop_reason, b.stop_reason);
+        lengths.insert(a.tokens.size());
+      }
+      QCOMPARE(batched.totals.correct, one.totals.correct);
+      QVERIFY2(lengths.size() >= 3, "the answers should end at different lengths");
+    }
+    // The kernel state changes the answers (so its U really rode along in the batch).
+    rwkv::Context a(model), b(model);
+    a.set_initial_state(s0);
+    b.set_initial_state(with_kernel);
+    p.batch = 4;
+    const auto ra = rwkv::evaluate(a, *tok, set, p), rb = rwkv::evaluate(b, *tok, set, p);
+    int differ = 0;
+    for (size_t i = 0; i < ra.items.size(); ++i) differ += ra.items[i].tokens != rb.items[i].tokens;
+    QVERIFY2(differ > 0, "the kernel state changed no answer");
   }
 
   void cancelKeepsFinishedItems() {

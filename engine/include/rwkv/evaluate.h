@@ -96,6 +96,8 @@ struct EvalParams {
   ScoreMode score = ScoreMode::Auto;
   int max_tokens = 256;  // per answer
   int limit = 0;         // evaluate the first `limit` items only; 0 = all
+  int batch = 1;         // answers generated together (generate_greedy_batch); 1 = one by one through
+                         // generate(), which also streams tokens to EvalCallbacks::on_token
 };
 
 // The settings every answer is generated with: greedy, stop at "\n\n" and at end-of-text.
@@ -136,7 +138,8 @@ struct EvalCallbacks {
 };
 
 // Resolves the scorer, checks every reference against it (Error(Argument) naming the file and
-// line), then answers the items one by one from ctx.reset().
+// line), then answers the items from ctx.reset(): one by one, or p.batch at a time (no on_token
+// then; on_item after each batch, in item order).
 EvalReport evaluate(Context& ctx, const Tokenizer& tok, const EvalSet& set, const EvalParams& p,
                     const EvalCallbacks& cb = {}, const std::atomic<bool>* cancel = nullptr);
 
