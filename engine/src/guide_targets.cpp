@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -86,39 +87,45 @@ GuideAnswers guide_answer(const std::shared_ptr<const Model>& guide, const Token
   const auto t0 = std::chrono::steady_clock::now();
   Context ctx(guide);
   const GenerateParams gp = eval_generate_params(max_tokens);
-  for (size_t i = 0; i < questions.size(); ++i) {
+  const size_t batch = static_cast<size_t>(default_greedy_batch(*guide));
+  for (size_t first = 0; first < questions.size(); first += batch) {
     if (cancel && cancel->load()) {
       res.cancelled = true;
       break;
     }
-    ctx.reset();
-    const GenerateResult g = generate(ctx, tok, questions[i].prompt, gp, {}, cancel);
-    if (g.stop_reason == "cancelled") {
-      res.cancelled = true;
-      break;
-    }
-    GuideAnswer a;
-    a.question = questions[i];
-    a.output = g.text;
-    a.tokens = static_cast<int>(g.tokens.size());
-    res.tokens_generated += a.tokens;
-    if (trim(a.output).empty()) {
-      a.extracted = "(empty answer)";
-    } else if (!scored || a.question.reference.empty()) {
-      a.kept = true;
-      a.extracted = trim(a.output);
-    } else {
-      try {
-        const ItemScore s = score_answer(mode, a.output, a.question.reference);
-        a.kept = s.correct;
-        a.extracted = s.format_failure ? "(no answer in the " + res.scorer + " form)" : s.extracted;
-      } catch (const Error& e) {  // this reference is not in the scorer's form (a mixed file)
-        a.extracted = std::string("(reference not scorable: ") + e.what() + ")";
+    std::vector<std::string> prompts;
+    for (size_t i = first; i < std::min(questions.size(), first + batch); ++i) prompts.push_back(questions[i].prompt);
+    const std::vector<GenerateResult> gens = generate_greedy_batch(ctx, tok, prompts, gp, static_cast<int>(batch), cancel);
+    for (size_t k = 0; k < gens.size(); ++k) {
+      const GenerateResult& g = gens[k];
+      if (g.stop_reason == "cancelled") {
+        res.cancelled = true;
+        break;
       }
+      GuideAnswer a;
+      a.question = questions[first + k];
+      a.output = g.text;
+      a.tokens = static_cast<int>(g.tokens.size());
+      res.tokens_generated += a.tokens;
+      if (trim(a.output).empty()) {
+        a.extracted = "(empty answer)";
+      } else if (!scored || a.question.reference.empty()) {
+        a.kept = true;
+        a.extracted = trim(a.output);
+      } else {
+        try {
+          const ItemScore s = score_answer(mode, a.output, a.question.reference);
+          a.kept = s.correct;
+          a.extracted = s.format_failure ? "(no answer in the " + res.scorer + " form)" : s.extracted;
+        } catch (const Error& e) {  // this reference is not in the scorer's form (a mixed file)
+          a.extracted = std::string("(reference not scorable: ") + e.what() + ")";
+        }
+      }
+      res.n_kept += a.kept;
+      res.answers.push_back(std::move(a));
     }
-    res.n_kept += a.kept;
-    res.answers.push_back(std::move(a));
-    if (progress) progress(static_cast<int>(i + 1), static_cast<int>(questions.size()));
+    if (res.cancelled) break;
+    if (progress) progress(static_cast<int>(res.answers.size()), static_cast<int>(questions.size()));
   }
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;

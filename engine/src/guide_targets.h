@@ -1,6 +1,6 @@
 // Guided tuning, part 1 (method note section 4, "CoT targets"): a guide model answers the
-// training questions greedily through the engine's generate(), each answer is scored against the
-// question's reference with the evaluation scorers, and the kept answers become the student's
+// training questions greedily (generate_greedy_batch: 32 at a time on a GPU, one by one on the
+// CPU), each answer is scored against the question's reference with the evaluation scorers, and the kept answers become the student's
 // training samples, rendered like a question/answer record ("User: Q\n\nAssistant:" + " A" + eos,
 // loss on " A" and eos).
 #pragma once

@@ -1,8 +1,10 @@
 // GuidedTuning (see tune_guided.h).
 #include "tune_guided.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <set>
 
 #include "rwkv/error.h"
 
@@ -47,12 +49,21 @@ GuidedTuning::GuidedTuning(const TuneConfig& cfg, const Model& student, const To
 
 void GuidedTuning::prepare(TuneInputs& in, const std::function<void(const std::string&)>& log,
                            const std::atomic<bool>* cancel) {
+  // The guide answers the held-out questions too: the state the tuner keeps (lowest held-out
+  // loss) is then judged on text of the form it is tuned on, not on the references (which may
+  // be answer-only, like arith_short's).
   std::vector<int> lines;
+  std::set<int> eval_lines;
   for (const auto& s : in.train) lines.push_back(s.line);
+  for (const auto& s : in.eval) {
+    lines.push_back(s.line);
+    eval_lines.insert(s.line);
+  }
+  std::sort(lines.begin(), lines.end());
   const auto questions = guide_questions(cfg_.data, lines);
   log("guide " + std::filesystem::path(cfg_.guide).filename().string() + ": answering " +
-      std::to_string(questions.size()) + " training questions (greedy, at most " + std::to_string(cfg_.guide_max_tokens) +
-      " tokens each)");
+      std::to_string(questions.size()) + " questions (training and held-out; greedy, at most " +
+      std::to_string(cfg_.guide_max_tokens) + " tokens each)");
   auto last = std::chrono::steady_clock::now();
   answers_ = guide_answer(guide_, *tok_, questions, cfg_.guide_max_tokens, cfg_.guide_filter, cancel,
                           [&](int done, int total) {
@@ -69,21 +80,22 @@ void GuidedTuning::prepare(TuneInputs& in, const std::function<void(const std::s
   log("guide: kept " + std::to_string(answers_.n_kept) + " of " + std::to_string(questions.size()) + " answers (" +
       (answers_.scorer == "none" ? std::string("no filter") : "scorer " + answers_.scorer) + "), " +
       std::to_string(answers_.tokens_generated) + " tokens in " + fmt1(answers_.seconds) + " s");
-  if (answers_.n_kept == 0)
-    throw Error(ErrorKind::Argument, "guided tuning: the guide " + cfg_.guide + " answered none of the " +
-                                         std::to_string(questions.size()) + " training questions of " + cfg_.data +
-                                         " correctly (scorer " + answers_.scorer + "); nothing to tune on");
-  std::vector<Sample> train;
+  std::vector<Sample> train, eval;
   for (const auto& a : answers_.answers)
     if (a.kept) {
       Sample s = guided_sample(a, *tok_, cfg_.ctx_len);
       bool any = false;
       for (size_t t = 1; t < s.target.size(); ++t) any = any || s.target[t];
-      if (any) train.push_back(std::move(s));
+      if (any) (eval_lines.count(a.question.line) ? eval : train).push_back(std::move(s));
     }
   if (train.empty())
-    throw Error(ErrorKind::Argument, "guided tuning: no kept guide answer fits in ctx_len " + std::to_string(cfg_.ctx_len));
+    throw Error(ErrorKind::Argument, "guided tuning: the guide " + cfg_.guide + " answered none of the training "
+                                     "questions of " + cfg_.data + " correctly (scorer " + answers_.scorer +
+                                     ") within ctx_len " + std::to_string(cfg_.ctx_len) + "; nothing to tune on");
+  if (eval.empty() && !in.eval.empty())
+    log("guide: no held-out answer kept: no held-out loss, the last state is kept");
   in.train = std::move(train);
+  in.eval = std::move(eval);
 
   if (cfg_.guided != "kl") return;
   const auto t0 = std::chrono::steady_clock::now();

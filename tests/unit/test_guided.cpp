@@ -73,6 +73,8 @@ struct Steps : rwkv::TuneObserver {
   void on_start(const rwkv::TuneInfo& i) override { info = i; }
   void on_step(const rwkv::StepMetrics& m) override { steps.push_back(m); }
   void on_log(const std::string& s) override { logs.push_back(s); }
+  void on_eval(const rwkv::EvalMetrics& e) override { evals.push_back(e.eval_loss); }
+  std::vector<double> evals;
 };
 
 }  // namespace
@@ -246,6 +248,42 @@ class TestGuided : public QObject {
     bool logged = false;
     for (const auto& s : obs.logs) logged = logged || s.find("kept") != std::string::npos;
     QVERIFY(logged);
+  }
+
+  // The guide answers the held-out questions too, and the held-out loss (which picks the state
+  // the tuner keeps) is measured on those answers: on arith_short, whose references are the bare
+  // "#### N", the zero state's loss on the guide's worked answers is low, on the references high.
+  void heldOutLossIsOnTheGuidesAnswers() {
+    QTemporaryDir dir;
+    const std::string data = dir.filePath("short.jsonl").toStdString();
+    write_lines(res("tasks/arith_short_train.jsonl"), data, 10);
+    rwkv::TuneConfig c;
+    c.model = kStudent;
+    c.data = data;
+    c.out = dir.filePath("p.rwkvstate").toStdString();
+    c.eval_fraction = 0.3;
+    c.micro_bsz = 4;
+    c.max_steps = 1;
+    c.lr = 1e-9;  // the held-out losses below are the zero state's
+    c.lr_final = 1e-9;
+    c.snapshot_every = 0;
+    c.autosave_every = 0;
+    Steps plain;
+    rwkv::Tuner(c, &plain).run(&plain);
+    c.guided = "cot";
+    c.guide = kGuide;
+    c.guide_max_tokens = 144;
+    c.out = dir.filePath("c.rwkvstate").toStdString();
+    Steps cot;
+    rwkv::Tuner(c, &cot).run(&cot);
+    QCOMPARE(plain.info.n_eval, 3);
+    QCOMPARE(cot.info.guide.questions, 10);  // 7 training + 3 held-out
+    QVERIFY(cot.info.n_eval >= 1);
+    QCOMPARE(cot.info.n_train + cot.info.n_eval, cot.info.guide.kept);
+    QVERIFY(!plain.evals.empty() && !cot.evals.empty());
+    qInfo("zero-state held-out loss: references %.3f, guide's answers %.3f (%d of 3 kept)", plain.evals.front(),
+          cot.evals.front(), cot.info.n_eval);
+    QVERIFY(cot.evals.front() < 0.5 * plain.evals.front());
   }
 
   void klMultiRunsAndIsZeroAgainstItself() {
