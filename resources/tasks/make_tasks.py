@@ -11,9 +11,14 @@ Python keeps stable across versions), so the same seed writes byte-identical fil
   (c) format  questions about a person answered in the registry-card form "<name> | <field> = <value>"
               (as the corpus's registry listings write facts) instead of the sentence the
               pretraining chats use; the task state tuning is shown on
+  (d) arith_short  the guidance task: new arithmetic problems that are in no other file and not in
+              the corpus, whose training references hold only the final number ("#### 1381"), as
+              answer-only QA data does. Plain tuning can only learn to answer without working;
+              guided tuning (cot, kl) can learn from a guide that writes the working. Its eval file
+              is arith_eval's items (the gsm8k scorer reads only the final number).
 
 Outputs (JSON Lines, {"question", "answer"} so the tuner and `rwkv-tune eval` read them as is):
-  <out>/{arith,facts,format}_{train,eval}.jsonl and <out>/facts_eval.csv (the MMLU CSV layout)
+  <out>/{arith,facts,format,arith_short}_{train,eval}.jsonl and <out>/facts_eval.csv (MMLU CSV layout)
 With --corpus FILE it also writes the pretraining corpus: the world's facts in prose, registry
 listings (so the card form exists in the model's experience), chat answers in sentence form,
 the train splits of (a) and (b), and filler prose. The eval splits never enter the corpus.
@@ -159,6 +164,7 @@ def split_unique(rng, make, n_train, n_eval):
     return rows[:n_train], rows[n_train:]
 
 
+SHORT_TRAIN = 400  # arith_short training problems
 VILLAGE_EVERY = 10  # village people are written about in every 10th corpus round only
 
 
@@ -214,6 +220,18 @@ def main():
         held_out = {r["question"] for r in arith_eval}
         write_corpus(args.corpus, rng, core, village, arith_train, facts_train, train_pairs, args.corpus_rounds,
                      held_out)
+
+    # (d) from its own generator, so that the files above and the corpus stay byte-identical.
+    short_rng = random.Random(args.seed + 1000)
+    taken = {r["question"] for r in arith_train + arith_eval}
+    short_train = []
+    while len(short_train) < SHORT_TRAIN:
+        r = arith_problem(short_rng, everyone)
+        if r["question"] not in taken:
+            taken.add(r["question"])
+            short_train.append({"question": r["question"], "answer": r["answer"].split("\n")[-1]})
+    dump_jsonl(os.path.join(args.out, "arith_short_train.jsonl"), short_train)
+    dump_jsonl(os.path.join(args.out, "arith_short_eval.jsonl"), arith_eval)
 
 
 def biography(rng, p):

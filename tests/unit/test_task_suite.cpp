@@ -45,7 +45,8 @@ class TestTaskSuite : public QObject {
     QVERIFY2(run_python({res + "/tasks/make_tasks.py", "--out", dir.path(), "--corpus", dir.path() + "/corpus.jsonl"}, &err),
              qPrintable(err));
     const QStringList files{"arith_train.jsonl", "arith_eval.jsonl", "facts_train.jsonl", "facts_eval.jsonl",
-                            "facts_eval.csv", "format_train.jsonl", "format_eval.jsonl"};
+                            "facts_eval.csv", "format_train.jsonl", "format_eval.jsonl", "arith_short_train.jsonl",
+                            "arith_short_eval.jsonl"};
     for (const auto& f : files) {
       const QByteArray committed = read(res + "/tasks/" + f), fresh = read(dir.path() + "/" + f);
       QVERIFY2(!committed.isEmpty(), qPrintable("missing committed " + f));
