@@ -38,9 +38,9 @@ constexpr int kThreads = N;  // per block: one per key in the backward's column 
 // The split of a head for R state rows per block.
 template <int R>
 struct Split {
-  static constexpr int kBlocks = N / R;         // blocks per head = cluster size of the backward
-  static constexpr int kLanes = kThreads / R;   // threads per row in the row layout, each with R keys
-  static constexpr int kKeysPerRank = N / kBlocks;  // keys whose cluster-wide sums one backward block finishes
+  static constexpr int kBlocks = N / R;             // blocks per head = cluster size of the backward
+  static constexpr int kLanes = kThreads / R;       // threads per row in the row layout, each with R keys
+  static constexpr int kKeysPerRank = N / kBlocks;  // keys whose cluster-wide sums one backward block ends
   static_assert(N % R == 0 && R % 4 == 0 && kLanes <= 32, "rows of a block split into float4s and warps");
 };
 
@@ -129,7 +129,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(int T, int H, const f
   const int row = threadIdx.x / L, c = threadIdx.x % L, i = i0 + row;
   const int n_chunks = (T + kChunk - 1) / kChunk;
   enum { Rv, Wv, Kv, Av, Bv, NK };
-  __shared__ __align__(16) float keys[2][NK][P][N];     // two stages of r, w, k, a, b
+  __shared__ __align__(16) float keys[2][NK][P][N];  // two stages of r, w, k, a, b
   __shared__ __align__(16) float vals[2][1][P][R];  // two stages of v, the block's rows only
   const float* const key_src[NK] = {r, w, k, a, bb};
   const float* const row_src[1] = {v};
@@ -203,9 +203,9 @@ __global__ void __cluster_dims__(1, Split<R>::kBlocks, 1) __launch_bounds__(kThr
   enum { Rv, Wv, Kv, Av, Bv, NK };
   enum { V, DY, SA, NR };
   enum { GR, GW, GK, GA, GB, NG };  // key-indexed gradients: dr, dw, dk, da, db
-  __shared__ __align__(16) float keys[2][NK][P][N];     // stages of r, w, k, a, b, walked backwards
-  __shared__ __align__(16) float vals[2][NR][P][R];     // stages of v, dy, sa: the block's rows
-  __shared__ __align__(16) float part[2][P][NG][N];      // this slice's key-gradient sums, per stage
+  __shared__ __align__(16) float keys[2][NK][P][N];  // stages of r, w, k, a, b, walked backwards
+  __shared__ __align__(16) float vals[2][NR][P][R];  // stages of v, dy, sa: the block's rows
+  __shared__ __align__(16) float part[2][P][NG][N];  // this slice's key-gradient sums, per stage
   __shared__ __align__(16) float sdSb[2][R];         // (dS_t b)_i, by step parity
   const float* const key_src[NK] = {r, w, k, a, bb};
   const float* const row_src[NR] = {v, dy, sa_in};
@@ -216,7 +216,7 @@ __global__ void __cluster_dims__(1, Split<R>::kBlocks, 1) __launch_bounds__(kThr
   gather_keys(dSr, dsT_bh + (i0 + row) * N, c);
 #pragma unroll
   for (int x = 0; x < R; ++x) dSc[x] = dsT_bh[(i0 + x) * N + j];
-  // Stage c holds steps [T - (c+1)P, T - cP) (those >= 0) in slots 0..P-1; stage index = c & 1.
+  // Stage sc holds steps [T - (sc+1)P, T - sc P) (those >= 0) in slots 0..P-1, in buffer sc & 1.
   const int n_stages = (T + P - 1) / P;
   prefetch<R, NK, NR>(keys[0], vals[0], key_src, row_src, b, h, i0, T - P, T, H);
   for (int sc = 0; sc < n_stages; ++sc) {

@@ -64,7 +64,8 @@ int main() {
   }
   const char* names[] = {"y", "sT", "dr", "dw", "dk", "dv", "da", "db", "ds0"};
   struct Case { int64_t B, T, H; };
-  const std::vector<Case> cases = {{1, 1, 1}, {2, 15, 3}, {1, 16, 2}, {3, 17, 2}, {2, 1000, 4}, {1, 64, 1}, {4, 33, 12}};
+  const std::vector<Case> cases = {{1, 1, 1},    {2, 15, 3}, {1, 16, 2}, {3, 17, 2},
+                                   {2, 1000, 4}, {1, 64, 1}, {4, 33, 12}};
   auto gen = torch::make_generator<torch::CPUGeneratorImpl>(1234);
   int n = 0;
   for (const auto& c : cases) {
