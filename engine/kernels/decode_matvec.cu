@@ -1,0 +1,116 @@
+// bf16 matrix-vector products for batch-1 decoding, bound by the weights' read bandwidth:
+// one launch runs a table of independent jobs. Each block owns kRowsPerBlock rows of one job;
+// it stages act(x) in shared memory as bf16 once, then every warp streams kRowsPerWarp rows
+// with 16-byte loads (8 bf16), kUnroll loads per row in flight per lane, and reduces by shuffles.
+#include <cstdint>
+
+#include "decode_kernels.h"
+#include "decode_reduce.cuh"
+
+namespace rwkv::cuda {
+namespace {
+
+constexpr int kWarps = 8;
+constexpr int kRowsPerWarp = 2;
+constexpr int kRowsPerBlock = kWarps * kRowsPerWarp;
+constexpr int kUnroll = 4;
+
+struct LaunchArgs {
+  MatvecJob job[kMaxMatvecJobs];
+  int block_end[kMaxMatvecJobs];  // job i owns blocks [block_end[i-1], block_end[i])
+  int n;
+};
+
+__device__ __forceinline__ float activate(InputAct act, float x) {
+  switch (act) {
+    case InputAct::Tanh: return tanhf(x);
+    case InputAct::Sigmoid: return sigmoidf(x);
+    default: return x;
+  }
+}
+
+// acc + sum over 8 lanes of w * x, both 8 packed bf16.
+__device__ __forceinline__ float dot8(const uint4& w, const uint4& x, float acc) {
+  const __nv_bfloat162* w2 = reinterpret_cast<const __nv_bfloat162*>(&w);
+  const __nv_bfloat162* x2 = reinterpret_cast<const __nv_bfloat162*>(&x);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 wf = __bfloat1622float2(w2[i]), xf = __bfloat1622float2(x2[i]);
+    acc = fmaf(wf.x, xf.x, acc);
+    acc = fmaf(wf.y, xf.y, acc);
+  }
+  return acc;
+}
+
+__global__ void __launch_bounds__(kWarps * 32) matvec_kernel(const __grid_constant__ LaunchArgs args) {
+  extern __shared__ uint4 xs[];  // act(x) as bf16, cols / 8 chunks of 8
+  int j = 0;
+  while (j + 1 < args.n && int(blockIdx.x) >= args.block_end[j]) ++j;
+  const MatvecJob& job = args.job[j];
+  const int first_row = (int(blockIdx.x) - (j ? args.block_end[j - 1] : 0)) * kRowsPerBlock;
+
+  __nv_bfloat16* xh = reinterpret_cast<__nv_bfloat16*>(xs);
+  for (int c = threadIdx.x; c < job.cols; c += blockDim.x) xh[c] = __float2bfloat16(activate(job.act, job.x[c]));
+  __syncthreads();
+
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int chunks = job.cols / 8;
+  const int row0 = first_row + warp * kRowsPerWarp;
+  const uint4* W = reinterpret_cast<const uint4*>(job.W);
+  float acc[kRowsPerWarp] = {};
+  for (int c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
+    uint4 w[kRowsPerWarp][kUnroll];
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r)
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int c = c0 + u * 32, row = row0 + r;
+        w[r][u] = (row < job.rows && c < chunks) ? __ldcs(W + size_t(row) * chunks + c) : make_uint4(0, 0, 0, 0);
+      }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int c = c0 + u * 32;
+      if (c >= chunks) break;
+      const uint4 xv = xs[c];
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) acc[r] = dot8(w[r][u], xv, acc[r]);
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+    const float s = warp_sum(acc[r]);
+    const int row = row0 + r;
+    if (lane != 0 || row >= job.rows) continue;
+    switch (job.epi) {
+      case Epilogue::AddTo: job.y[row] += s; break;
+      case Epilogue::ReluSquare: job.y[row] = s > 0.f ? s * s : 0.f; break;
+      default: job.y[row] = s;
+    }
+  }
+}
+
+}  // namespace
+
+bool matvec_job_ok(const MatvecJob& j) {
+  return j.W && j.x && j.y && j.rows > 0 && j.cols > 0 && j.cols % 8 == 0 && j.cols <= kMaxCols &&
+         reinterpret_cast<uintptr_t>(j.W) % 16 == 0;
+}
+
+bool matvec_bf16(const MatvecBatch& batch, cudaStream_t stream) {
+  if (batch.n < 1 || batch.n > kMaxMatvecJobs) return false;
+  LaunchArgs args{};
+  int blocks = 0, max_cols = 0;
+  for (int i = 0; i < batch.n; ++i) {
+    const MatvecJob& j = batch.job[i];
+    if (!matvec_job_ok(j)) return false;
+    args.job[i] = j;
+    blocks += (j.rows + kRowsPerBlock - 1) / kRowsPerBlock;
+    args.block_end[i] = blocks;
+    max_cols = j.cols > max_cols ? j.cols : max_cols;
+  }
+  args.n = batch.n;
+  matvec_kernel<<<blocks, kWarps * 32, size_t(max_cols) * sizeof(__nv_bfloat16), stream>>>(args);
+  return true;
+}
+
+}  // namespace rwkv::cuda
