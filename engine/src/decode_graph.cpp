@@ -8,17 +8,34 @@
 #include <c10/cuda/CUDAGuard.h>
 #endif
 
+#include "decode_fused.h"
 #include "rwkv/error.h"
 
 namespace rwkv {
+namespace {
+
+bool env_is_1(const char* name) {
+  const char* v = std::getenv(name);
+  return v && std::string(v) == "1";
+}
+
+}  // namespace
 
 bool decode_graph_enabled(const Model::Impl& m) {
 #ifdef RWKV_HAVE_CUDA
-  const char* off = std::getenv("RWKV_NO_CUDA_GRAPH");
-  return m.device.is_cuda() && !(off && std::string(off) == "1");
+  return m.device.is_cuda() && !env_is_1("RWKV_NO_CUDA_GRAPH");
 #else
   return false;
 #endif
+}
+
+bool decode_fused_enabled(const Model::Impl& m) {
+  return decode_fused_supported(m) && !env_is_1("RWKV_NO_FUSED_DECODE");
+}
+
+std::string decode_path(const Model::Impl& m) {
+  if (!decode_graph_enabled(m)) return "eager";
+  return decode_fused_enabled(m) ? "cuda-graph-fused" : "cuda-graph-eager";
 }
 
 #ifdef RWKV_HAVE_CUDA
@@ -28,6 +45,7 @@ struct DecodeGraph::Impl {
   torch::Tensor token;     // [1,1] int64, static input
   RecurrentState state;    // static state buffers, read and overwritten by the graph
   torch::Tensor logits;    // [V] fp32, static output
+  std::unique_ptr<DecodeFused> fused;  // null: the graph holds the eager forward
   at::cuda::CUDAGraph graph;
   bool captured = false;
 
@@ -35,6 +53,10 @@ struct DecodeGraph::Impl {
 
   // The captured work: forward one token from `state`, write the new state back into it.
   void run() {
+    if (fused) {
+      fused->run();
+      return;
+    }
     auto res = forward(m, token, state, true);
     for (size_t l = 0; l < state.wkv.size(); ++l) {
       state.att_shift[l].copy_(res.state.att_shift[l]);
@@ -49,7 +71,8 @@ struct DecodeGraph::Impl {
     auto stream = at::cuda::getStreamFromPool();
     {
       const c10::cuda::CUDAStreamGuard sg(stream);
-      // Warm-up outside the graph (cuBLAS handles and workspaces), on a copy of the state.
+      // Warm-up outside the graph (cuBLAS handles and workspaces; launch errors surface here,
+      // not inside the capture), on a copy of the state.
       auto saved = RecurrentState{};
       for (size_t l = 0; l < state.wkv.size(); ++l) {
         saved.att_shift.push_back(state.att_shift[l].clone());
@@ -72,14 +95,17 @@ struct DecodeGraph::Impl {
   }
 };
 
-DecodeGraph::DecodeGraph(const Model::Impl& m) : impl_(std::make_unique<Impl>(m)) {
+DecodeGraph::DecodeGraph(const Model::Impl& m, bool fused) : impl_(std::make_unique<Impl>(m)) {
   const auto opt = torch::TensorOptions().device(m.device);
   impl_->token = torch::zeros({1, 1}, opt.dtype(torch::kInt64));
   impl_->state = RecurrentState::zeros(m, 1);
   impl_->logits = torch::zeros({m.info.dims.n_vocab}, opt.dtype(torch::kFloat32));
+  if (fused) impl_->fused = std::make_unique<DecodeFused>(m, impl_->state, impl_->token, impl_->logits);
 }
 
 DecodeGraph::~DecodeGraph() = default;
+
+bool DecodeGraph::fused() const { return impl_->fused != nullptr; }
 
 torch::Tensor DecodeGraph::step(int token, RecurrentState& state) {
   auto& g = *impl_;
@@ -101,11 +127,12 @@ torch::Tensor DecodeGraph::step(int token, RecurrentState& state) {
 #else
 
 struct DecodeGraph::Impl {};
-DecodeGraph::DecodeGraph(const Model::Impl&) {
+DecodeGraph::DecodeGraph(const Model::Impl&, bool) {
   throw Error(ErrorKind::Argument, "CUDA graphs need a build with CUDA kernels");
 }
 DecodeGraph::~DecodeGraph() = default;
 torch::Tensor DecodeGraph::step(int, RecurrentState&) { return {}; }
+bool DecodeGraph::fused() const { return false; }
 
 #endif
 

@@ -1,8 +1,9 @@
-// Single-stream decoding on CUDA as one replayed CUDA graph per token: a step of the eager
-// forward issues ~60 small kernels per layer, so at batch 1 it is bound by launch latency;
-// captured once, a step costs one graph launch and runs near the weights' read bandwidth.
+// Single-stream decoding on CUDA as one replayed CUDA graph per token. What the graph holds is
+// the fused decode step (decode_fused.h, 8 kernels per layer) where the model allows it, else
+// the eager forward (~60 small kernels per layer); either way a step costs one graph launch.
 #pragma once
 #include <memory>
+#include <string>
 
 #include "forward.h"
 
@@ -10,11 +11,13 @@ namespace rwkv {
 
 class DecodeGraph {
  public:
-  explicit DecodeGraph(const Model::Impl& m);
+  // fused: capture the fused step (needs decode_fused_supported(m)) instead of the eager forward.
+  DecodeGraph(const Model::Impl& m, bool fused);
   ~DecodeGraph();
   // One token through the model from `state` (batch 1); on return `state` holds the graph's
   // static buffers with the new state. Returns the logits [V] fp32 on the device.
   torch::Tensor step(int token, RecurrentState& state);
+  bool fused() const;
 
  private:
   struct Impl;
@@ -22,7 +25,15 @@ class DecodeGraph {
 };
 
 // Whether decoding on this model's device uses DecodeGraph (CUDA builds, CUDA device, unless
-// the environment sets RWKV_NO_CUDA_GRAPH=1).
+// the environment sets RWKV_NO_CUDA_GRAPH=1: then Context::step runs the eager forward).
 bool decode_graph_enabled(const Model::Impl& m);
+
+// Whether that graph holds the fused step: decode_fused_supported(m), unless the environment
+// sets RWKV_NO_FUSED_DECODE=1 (then it holds the eager forward, for comparisons).
+bool decode_fused_enabled(const Model::Impl& m);
+
+// Which path Context::step takes for a plain (not kernel-upscaled) state on this model:
+// "cuda-graph-fused", "cuda-graph-eager" or "eager".
+std::string decode_path(const Model::Impl& m);
 
 }  // namespace rwkv

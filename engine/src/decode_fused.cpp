@@ -1,0 +1,263 @@
+// The fused decode step's launch tables (decode_fused.h): pointers into the model's weights,
+// into transposed copies of the LoRA matrices (stored [in, out], the kernel wants nn.Linear's
+// [out, in]) and into scratch vectors owned here, fixed once so that a CUDA graph can replay them.
+#include "decode_fused.h"
+
+#include <cstdint>
+
+#include "rwkv/error.h"
+
+#ifdef RWKV_HAVE_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include "decode_kernels.h"
+#endif
+
+namespace rwkv {
+
+#ifdef RWKV_HAVE_CUDA
+namespace {
+
+using cuda::Epilogue;
+using cuda::InputAct;
+
+constexpr int kHeadSize = 64;
+
+bool width_ok(int64_t cols) { return cols > 0 && cols % 8 == 0 && cols <= cuda::kMaxCols; }
+
+bool aligned16(const torch::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; }
+
+float* f32(const torch::Tensor& t, int64_t numel, const std::string& what) {
+  if (!t.defined() || !t.is_cuda() || t.scalar_type() != torch::kFloat32 || !t.is_contiguous() || t.numel() != numel)
+    throw Error(ErrorKind::Argument, "fused decode: " + what + " must be a contiguous fp32 CUDA tensor of " +
+                                         std::to_string(numel) + " values");
+  return t.data_ptr<float>();
+}
+
+// An nn.Linear-layout weight [rows, cols].
+const __nv_bfloat16* bf16(const torch::Tensor& t, int64_t rows, int64_t cols, const std::string& what) {
+  if (!t.defined() || !t.is_cuda() || t.scalar_type() != torch::kBFloat16 || !t.is_contiguous() || t.dim() != 2 ||
+      t.size(0) != rows || t.size(1) != cols || !aligned16(t))
+    throw Error(ErrorKind::Argument, "fused decode: " + what + " must be a contiguous, 16-byte aligned bf16 CUDA [" +
+                                         std::to_string(rows) + ", " + std::to_string(cols) + "] tensor");
+  return reinterpret_cast<const __nv_bfloat16*>(t.data_ptr());
+}
+
+cuda::MatvecJob job(const __nv_bfloat16* W, const float* x, float* y, int64_t rows, int64_t cols,
+                    InputAct act = InputAct::None, Epilogue epi = Epilogue::Store) {
+  return {W, x, y, int(rows), int(cols), act, epi};
+}
+
+cuda::NormMixArgs norm(const float* x, const float* ln_w, const float* ln_b, float* out, int64_t C) {
+  cuda::NormMixArgs a{};
+  a.x = x;
+  a.ln_w = ln_w;
+  a.ln_b = ln_b;
+  a.out = out;
+  a.C = int(C);
+  return a;
+}
+
+// The kernels of one layer, in launch order.
+struct LayerPlan {
+  cuda::NormMixArgs att_norm;    // mixed[6] = lerps of ln1(x) with att_shift
+  cuda::MatvecBatch from_mix;    // r, k, v and the LoRA down-projections
+  cuda::MatvecBatch lora_up;     // the LoRA up-projections (tanh / sigmoid on their inputs)
+  cuda::WkvStepArgs wkv;         // gated = (GroupNorm(S r) + bonus) * g
+  cuda::MatvecBatch att_out;     // x += W_o gated
+  cuda::NormMixArgs ffn_norm;    // xk = lerp of ln2(x) with ffn_shift
+  cuda::MatvecBatch ffn_key;     // hidden = relu(W_key xk)^2
+  cuda::MatvecBatch ffn_value;   // x += W_val hidden
+};
+
+}  // namespace
+
+bool decode_fused_supported(const Model::Impl& m, std::string* why) {
+  auto no = [&](const std::string& s) {
+    if (why) *why = s;
+    return false;
+  };
+  const auto& d = m.info.dims;
+  if (!m.device.is_cuda()) return no("the model is not on a CUDA device");
+  if (m.dtype != torch::kBFloat16) return no("the matrices are not bf16");
+  if (d.head_size != kHeadSize) return no("head size " + std::to_string(d.head_size) + " (the kernel needs 64)");
+  std::vector<std::pair<const char*, int64_t>> widths = {
+      {"n_embd", d.n_embd}, {"dim_ffn", d.dim_ffn}, {"d_decay", d.d_decay}, {"d_aaa", d.d_aaa}, {"d_gate", d.d_gate}};
+  if (d.n_layer > 1) widths.push_back({"d_mv", d.d_mv});  // the value residual starts at layer 1
+  for (const auto& w : widths)
+    if (!width_ok(w.second))
+      return no(std::string(w.first) + " = " + std::to_string(w.second) + " is not a multiple of 8 up to " +
+                std::to_string(cuda::kMaxCols));
+  bool ok = aligned16(m.emb) && aligned16(m.head);
+  for (const auto& lw : m.layers)
+    for (const auto* t : {&lw.att.Wr, &lw.att.Wk, &lw.att.Wv, &lw.att.Wo, &lw.ffn.Wkey, &lw.ffn.Wval})
+      ok = ok && t->is_contiguous() && aligned16(*t);
+  if (!ok) return no("a weight matrix is not 16-byte aligned");
+  return true;
+}
+
+struct DecodeFused::Impl {
+  torch::Device device = torch::kCUDA;
+  std::vector<torch::Tensor> owned;  // transposed LoRA matrices and scratch vectors
+  cuda::NormMixArgs embed{};         // x = ln0(emb[token])
+  std::vector<LayerPlan> layers;
+  cuda::NormMixArgs out_norm{};      // xn = ln_out(x)
+  cuda::MatvecBatch head;            // logits = head xn
+
+  float* scratch(int64_t n) {
+    owned.push_back(torch::zeros({n}, torch::TensorOptions().dtype(torch::kFloat32).device(device)));
+    return owned.back().data_ptr<float>();
+  }
+  // A LoRA matrix A [in, out] as the nn.Linear weight A^T [out, in].
+  const __nv_bfloat16* transposed(const torch::Tensor& A, const std::string& what) {
+    owned.push_back(A.t().contiguous());
+    return bf16(owned.back(), A.size(1), A.size(0), what);
+  }
+};
+
+DecodeFused::DecodeFused(const Model::Impl& m, const RecurrentState& state, const torch::Tensor& token,
+                         const torch::Tensor& logits)
+    : impl_(std::make_unique<Impl>()) {
+  std::string why;
+  if (!decode_fused_supported(m, &why)) throw Error(ErrorKind::Argument, "fused decode: " + why);
+  const auto& d = m.info.dims;
+  const int64_t C = d.n_embd, H = d.n_head, N = d.head_size, V = d.n_vocab, F = d.dim_ffn, L = d.n_layer;
+  const int64_t Dw = d.d_decay, Da = d.d_aaa, Dv = d.d_mv, Dg = d.d_gate;
+  if (int64_t(state.wkv.size()) != L || int64_t(state.att_shift.size()) != L || int64_t(state.ffn_shift.size()) != L)
+    throw Error(ErrorKind::Argument, "fused decode: the state has the wrong number of layers");
+  if (!token.defined() || !token.is_cuda() || token.scalar_type() != torch::kInt64 || token.numel() != 1)
+    throw Error(ErrorKind::Argument, "fused decode: the token must be one int64 on the GPU");
+  auto& g = *impl_;
+  g.device = m.device;
+  const c10::cuda::CUDAGuard guard(m.device);
+  torch::NoGradGuard no_grad;
+
+  float* x = g.scratch(C);            // residual stream
+  float* mixed = g.scratch(6 * C);    // x_r, x_w, x_k, x_v, x_a, x_g
+  float* r = g.scratch(C);
+  float* k = g.scratch(C);
+  float* v = g.scratch(C);
+  float* w_down = g.scratch(Dw);      // LoRA hidden vectors
+  float* a_down = g.scratch(Da);
+  float* v_down = g.scratch(std::max<int64_t>(Dv, 1));
+  float* g_down = g.scratch(Dg);
+  float* w_up = g.scratch(C);         // LoRA outputs
+  float* a_up = g.scratch(C);
+  float* v_up = g.scratch(C);
+  float* g_up = g.scratch(C);
+  float* v_first = g.scratch(C);
+  float* gated = g.scratch(C);        // time-mix output before W_o
+  float* xk_ffn = g.scratch(C);
+  float* hidden = g.scratch(F);
+  float* xn = g.scratch(C);           // ln_out(x)
+
+  g.embed = norm(nullptr, f32(m.ln0_w, C, "ln0.weight"), f32(m.ln0_b, C, "ln0.bias"), x, C);
+  g.embed.emb = bf16(m.emb, V, C, "emb.weight");
+  g.embed.token = token.data_ptr<int64_t>();
+
+  for (int64_t l = 0; l < L; ++l) {
+    const auto& lw = m.layers[size_t(l)];
+    const auto& at = lw.att;
+    const std::string b = "blocks." + std::to_string(l) + ".";
+    auto vec = [&](const torch::Tensor& t, const char* name) { return f32(t, C, b + name); };
+    LayerPlan p{};
+
+    p.att_norm = norm(x, vec(lw.ln1_w, "ln1.weight"), vec(lw.ln1_b, "ln1.bias"), mixed, C);
+    p.att_norm.shift = f32(state.att_shift[size_t(l)], C, b + "att_shift");
+    const std::pair<const torch::Tensor*, const char*> lerp[] = {{&at.x_r, "att.x_r"}, {&at.x_w, "att.x_w"},
+                                                                  {&at.x_k, "att.x_k"}, {&at.x_v, "att.x_v"},
+                                                                  {&at.x_a, "att.x_a"}, {&at.x_g, "att.x_g"}};
+    for (int i = 0; i < 6; ++i) p.att_norm.mix[i] = vec(*lerp[i].first, lerp[i].second);
+    p.att_norm.n_mix = 6;
+    const float *xr = mixed, *xw = mixed + C, *xk = mixed + 2 * C, *xv = mixed + 3 * C, *xa = mixed + 4 * C,
+                *xg = mixed + 5 * C;
+
+    p.from_mix.add(job(bf16(at.Wr, C, C, b + "att.receptance.weight"), xr, r, C, C));
+    p.from_mix.add(job(bf16(at.Wk, C, C, b + "att.key.weight"), xk, k, C, C));
+    p.from_mix.add(job(bf16(at.Wv, C, C, b + "att.value.weight"), xv, v, C, C));
+    p.from_mix.add(job(g.transposed(at.w1, b + "att.w1"), xw, w_down, Dw, C));
+    p.from_mix.add(job(g.transposed(at.a1, b + "att.a1"), xa, a_down, Da, C));
+    if (l > 0) p.from_mix.add(job(g.transposed(at.v1, b + "att.v1"), xv, v_down, Dv, C));
+    p.from_mix.add(job(g.transposed(at.g1, b + "att.g1"), xg, g_down, Dg, C));
+
+    p.lora_up.add(job(g.transposed(at.w2, b + "att.w2"), w_down, w_up, C, Dw, InputAct::Tanh));
+    p.lora_up.add(job(g.transposed(at.a2, b + "att.a2"), a_down, a_up, C, Da));
+    if (l > 0) p.lora_up.add(job(g.transposed(at.v2, b + "att.v2"), v_down, v_up, C, Dv));
+    p.lora_up.add(job(g.transposed(at.g2, b + "att.g2"), g_down, g_up, C, Dg, InputAct::Sigmoid));
+
+    auto& s = p.wkv;
+    s.r = r, s.k = k, s.v = v;
+    s.w_lora = w_up, s.a_lora = a_up, s.v_lora = l > 0 ? v_up : nullptr, s.g = g_up;
+    s.w0 = vec(at.w0, "att.w0"), s.a0 = vec(at.a0, "att.a0"), s.v0 = l > 0 ? vec(at.v0, "att.v0") : nullptr;
+    s.k_k = vec(at.k_k, "att.k_k"), s.k_a = vec(at.k_a, "att.k_a"), s.r_k = f32(at.r_k, C, b + "att.r_k");
+    s.ln_x_w = vec(at.ln_x_w, "att.ln_x.weight"), s.ln_x_b = vec(at.ln_x_b, "att.ln_x.bias");
+    s.v_first = v_first;
+    s.state = f32(state.wkv[size_t(l)], H * N * N, b + "wkv state");
+    s.out = gated;
+    s.H = int(H);
+
+    p.att_out.add(job(bf16(at.Wo, C, C, b + "att.output.weight"), gated, x, C, C, InputAct::None, Epilogue::AddTo));
+
+    p.ffn_norm = norm(x, vec(lw.ln2_w, "ln2.weight"), vec(lw.ln2_b, "ln2.bias"), xk_ffn, C);
+    p.ffn_norm.shift = f32(state.ffn_shift[size_t(l)], C, b + "ffn_shift");
+    p.ffn_norm.mix[0] = vec(lw.ffn.x_k, "ffn.x_k");
+    p.ffn_norm.n_mix = 1;
+    p.ffn_key.add(job(bf16(lw.ffn.Wkey, F, C, b + "ffn.key.weight"), xk_ffn, hidden, F, C, InputAct::None,
+                      Epilogue::ReluSquare));
+    p.ffn_value.add(job(bf16(lw.ffn.Wval, C, F, b + "ffn.value.weight"), hidden, x, C, F, InputAct::None,
+                        Epilogue::AddTo));
+    for (const auto* batch : {&p.from_mix, &p.lora_up, &p.att_out, &p.ffn_key, &p.ffn_value})
+      for (int i = 0; i < batch->n; ++i)
+        if (!cuda::matvec_job_ok(batch->job[i]))
+          throw Error(ErrorKind::Argument, "fused decode: " + b + " has a matrix the matrix-vector kernel cannot read");
+    g.layers.push_back(p);
+  }
+
+  g.out_norm = norm(x, f32(m.ln_out_w, C, "ln_out.weight"), f32(m.ln_out_b, C, "ln_out.bias"), xn, C);
+  g.head.add(job(bf16(m.head, V, C, "head.weight"), xn, f32(logits, V, "logits"), V, C));
+}
+
+DecodeFused::~DecodeFused() = default;
+
+void DecodeFused::run() {
+  const auto& g = *impl_;
+  const c10::cuda::CUDAGuard guard(g.device);
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  auto matvec = [&](const cuda::MatvecBatch& batch) {
+    if (!cuda::matvec_bf16(batch, stream)) throw Error(ErrorKind::Argument, "fused decode: a matrix-vector batch was refused");
+  };
+  cuda::norm_mix(g.embed, stream);
+  for (const auto& p : g.layers) {
+    cuda::norm_mix(p.att_norm, stream);
+    matvec(p.from_mix);
+    matvec(p.lora_up);
+    cuda::wkv_step(p.wkv, stream);
+    matvec(p.att_out);
+    cuda::norm_mix(p.ffn_norm, stream);
+    matvec(p.ffn_key);
+    matvec(p.ffn_value);
+  }
+  cuda::norm_mix(g.out_norm, stream);
+  matvec(g.head);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+#else
+
+bool decode_fused_supported(const Model::Impl&, std::string* why) {
+  if (why) *why = "built without CUDA kernels";
+  return false;
+}
+
+struct DecodeFused::Impl {};
+DecodeFused::DecodeFused(const Model::Impl&, const RecurrentState&, const torch::Tensor&, const torch::Tensor&) {
+  throw Error(ErrorKind::Argument, "fused decode needs a build with CUDA kernels");
+}
+DecodeFused::~DecodeFused() = default;
+void DecodeFused::run() {}
+
+#endif
+
+}  // namespace rwkv
