@@ -103,11 +103,11 @@ int cmd_bench(const Args& args) {
         std::printf(
             "{\"impl\": \"rwkv-studio\", \"shape\": \"%s\", \"layers\": %d, \"embd\": %d, \"vocab\": %d, "
             "\"params\": %lld, \"device\": \"%s\", \"dtype\": \"%s\", \"ctx\": %d, \"bsz\": %d, "
-            "\"prefill_tok_s\": %.1f, \"decode_tok_s\": %.1f, \"tune_tok_s\": %.1f, \"tune_step_ms\": %.3f, "
+            "\"prefill_tok_s\": %.1f, \"decode_tok_s\": %.1f, \"decode_path\": \"%s\", \"tune_tok_s\": %.1f, \"tune_step_ms\": %.3f, "
             "\"peak_mem_bytes\": %lld, \"wkv_fwd_ms\": %.3f, \"wkv_fwdbwd_ms\": %.3f}\n",
             a.has("model") ? "file" : shape.c_str(), d.n_layer, d.n_embd, d.n_vocab,
             static_cast<long long>(model->info().n_params), r.device.c_str(), opt.compute_bf16 ? "bf16" : "fp32",
-            ctx, bsz, r.prefill_tok_s, r.decode_tok_s, r.tune_tok_s, r.tune_step_ms,
+            ctx, bsz, r.prefill_tok_s, r.decode_tok_s, r.decode_path.c_str(), r.tune_tok_s, r.tune_step_ms,
             static_cast<long long>(r.peak_mem_bytes), r.wkv_fwd_ms, r.wkv_fwdbwd_ms);
         std::fflush(stdout);
       }

@@ -11,6 +11,7 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
+#include "decode_graph.h"
 #include "forward.h"
 #include "tune_loss.h"
 #include "wkv7.h"
@@ -90,6 +91,7 @@ BenchResult run_bench(const std::shared_ptr<const Model>& model, const BenchSpec
       for (int t = 0; t < spec.decode_tokens; ++t) ctx.step(int(toks[0][t].item<int64_t>()));
     });
     res.decode_tok_s = spec.decode_tokens / sec;
+    res.decode_path = decode_path(m);
   }
   if (wants("tune")) {  // the tuner's own loss (tune_loss.h) on every next-token target
     MicroBatch mb;

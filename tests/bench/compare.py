@@ -33,4 +33,4 @@ for r in ours:
         '%.2f' % (r['peak_mem_bytes'] / pm) if pm else '-', r.get('prefill_tok_s', 0)))
 for r in ours:
     if r.get('decode_tok_s'):
-        print('\ndecode %s: %.1f tok/s' % (r['shape'], r['decode_tok_s']))
+        print('\ndecode %s: %.1f tok/s (%s)' % (r['shape'], r['decode_tok_s'], r.get('decode_path', '?')))
