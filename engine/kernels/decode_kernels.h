@@ -1,7 +1,10 @@
 // Launchers of the fused single-token decode kernels (spec/rwkv7.md 1.2-1.5 at batch 1, raw
 // pointers, no torch). Vectors are fp32 [C] (C = H*64) unless noted; weights bf16. Everything
 // runs on `stream` and nothing synchronises the host, so a whole token can be captured into
-// one CUDA graph.
+// one CUDA graph. pdl: launch as a programmatic dependent launch (sm_90), so that the kernel's
+// blocks start, and begin reading weights, while the previous kernel finishes; every kernel
+// reads its inputs only after the previous kernel has completed. Launchers return the launch's
+// error code.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -29,7 +32,7 @@ struct NormMixArgs {
   float* out;                  // [max(n_mix,1)][C]
   int C;
 };
-void norm_mix(const NormMixArgs& args, cudaStream_t stream);
+cudaError_t norm_mix(const NormMixArgs& args, cudaStream_t stream, bool pdl);
 
 // ---- bf16 matrix-vector products, several in one launch ----------------------------------
 
@@ -62,9 +65,10 @@ struct MatvecBatch {
 };
 
 bool matvec_job_ok(const MatvecJob& j);
-// All jobs of the batch in one launch; they must be independent of each other. Returns false,
-// launching nothing, when the batch is empty, too long, or a job breaks the layout rules.
-bool matvec_bf16(const MatvecBatch& batch, cudaStream_t stream);
+// All jobs of the batch in one launch; they must be independent of each other. Returns
+// cudaErrorInvalidValue, launching nothing, when the batch is empty, too long, or a job breaks
+// the layout rules.
+cudaError_t matvec_bf16(const MatvecBatch& batch, cudaStream_t stream, bool pdl);
 
 // ---- one wkv step with everything around it ----------------------------------------------
 
@@ -85,6 +89,6 @@ struct WkvStepArgs {
   float* out;                                  // gated output, input of W_o
   int H;
 };
-void wkv_step(const WkvStepArgs& args, cudaStream_t stream);
+cudaError_t wkv_step(const WkvStepArgs& args, cudaStream_t stream, bool pdl);
 
 }  // namespace rwkv::cuda

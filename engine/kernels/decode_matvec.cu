@@ -1,11 +1,12 @@
 // bf16 matrix-vector products for batch-1 decoding, bound by the weights' read bandwidth:
 // one launch runs a table of independent jobs. Each block owns kRowsPerBlock rows of one job;
-// it stages act(x) in shared memory as bf16 once, then every warp streams kRowsPerWarp rows
-// with 16-byte loads (8 bf16), kUnroll loads per row in flight per lane, and reduces by shuffles.
+// every warp streams kRowsPerWarp rows with 16-byte loads (8 bf16), kUnroll loads per row in
+// flight per lane, and reduces by shuffles. The first loads are issued before the block waits
+// for the previous kernel and stages act(x) in shared memory as bf16, so both latencies overlap.
 #include <cstdint>
 
 #include "decode_kernels.h"
-#include "decode_reduce.cuh"
+#include "decode_common.cuh"
 
 namespace rwkv::cuda {
 namespace {
@@ -13,7 +14,7 @@ namespace {
 constexpr int kWarps = 8;
 constexpr int kRowsPerWarp = 2;
 constexpr int kRowsPerBlock = kWarps * kRowsPerWarp;
-constexpr int kUnroll = 4;
+constexpr int kUnroll = 8;
 
 struct LaunchArgs {
   MatvecJob job[kMaxMatvecJobs];
@@ -42,31 +43,39 @@ __device__ __forceinline__ float dot8(const uint4& w, const uint4& x, float acc)
   return acc;
 }
 
+// w[r][u] = chunk c0 + 32u of row row0 + r (zeros past the matrix).
+__device__ __forceinline__ void load_chunks(uint4 (&w)[kRowsPerWarp][kUnroll], const uint4* W, int row0, int rows,
+                                            int chunks, int c0) {
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r)
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int c = c0 + u * 32, row = row0 + r;
+      w[r][u] = (row < rows && c < chunks) ? __ldcs(W + size_t(row) * chunks + c) : make_uint4(0, 0, 0, 0);
+    }
+}
+
 __global__ void __launch_bounds__(kWarps * 32) matvec_kernel(const __grid_constant__ LaunchArgs args) {
   extern __shared__ uint4 xs[];  // act(x) as bf16, cols / 8 chunks of 8
   int j = 0;
   while (j + 1 < args.n && int(blockIdx.x) >= args.block_end[j]) ++j;
   const MatvecJob& job = args.job[j];
   const int first_row = (int(blockIdx.x) - (j ? args.block_end[j - 1] : 0)) * kRowsPerBlock;
-
-  __nv_bfloat16* xh = reinterpret_cast<__nv_bfloat16*>(xs);
-  for (int c = threadIdx.x; c < job.cols; c += blockDim.x) xh[c] = __float2bfloat16(activate(job.act, job.x[c]));
-  __syncthreads();
-
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int chunks = job.cols / 8;
   const int row0 = first_row + warp * kRowsPerWarp;
   const uint4* W = reinterpret_cast<const uint4*>(job.W);
+  uint4 w[kRowsPerWarp][kUnroll];
+  load_chunks(w, W, row0, job.rows, chunks, lane);  // weights: written by no kernel
+
+  grid_dependency_wait();  // x (and y, for AddTo) come from earlier kernels
+  __nv_bfloat16* xh = reinterpret_cast<__nv_bfloat16*>(xs);
+  for (int c = threadIdx.x; c < job.cols; c += blockDim.x) xh[c] = __float2bfloat16(activate(job.act, job.x[c]));
+  __syncthreads();
+
   float acc[kRowsPerWarp] = {};
   for (int c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
-    uint4 w[kRowsPerWarp][kUnroll];
-#pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r)
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int c = c0 + u * 32, row = row0 + r;
-        w[r][u] = (row < job.rows && c < chunks) ? __ldcs(W + size_t(row) * chunks + c) : make_uint4(0, 0, 0, 0);
-      }
+    if (c0 != lane) load_chunks(w, W, row0, job.rows, chunks, c0);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int c = c0 + u * 32;
@@ -96,21 +105,20 @@ bool matvec_job_ok(const MatvecJob& j) {
          reinterpret_cast<uintptr_t>(j.W) % 16 == 0;
 }
 
-bool matvec_bf16(const MatvecBatch& batch, cudaStream_t stream) {
-  if (batch.n < 1 || batch.n > kMaxMatvecJobs) return false;
+cudaError_t matvec_bf16(const MatvecBatch& batch, cudaStream_t stream, bool pdl) {
+  if (batch.n < 1 || batch.n > kMaxMatvecJobs) return cudaErrorInvalidValue;
   LaunchArgs args{};
   int blocks = 0, max_cols = 0;
   for (int i = 0; i < batch.n; ++i) {
     const MatvecJob& j = batch.job[i];
-    if (!matvec_job_ok(j)) return false;
+    if (!matvec_job_ok(j)) return cudaErrorInvalidValue;
     args.job[i] = j;
     blocks += (j.rows + kRowsPerBlock - 1) / kRowsPerBlock;
     args.block_end[i] = blocks;
     max_cols = j.cols > max_cols ? j.cols : max_cols;
   }
   args.n = batch.n;
-  matvec_kernel<<<blocks, kWarps * 32, size_t(max_cols) * sizeof(__nv_bfloat16), stream>>>(args);
-  return true;
+  return launch(matvec_kernel, blocks, kWarps * 32, size_t(max_cols) * sizeof(__nv_bfloat16), stream, pdl, args);
 }
 
 }  // namespace rwkv::cuda

@@ -1,7 +1,7 @@
 // LayerNorm of one vector plus the token-shift lerps (spec/rwkv7.md 1.2-1.5), one block: the
 // vector is a few thousand floats, so the two block reductions cost less than a second launch.
 #include "decode_kernels.h"
-#include "decode_reduce.cuh"
+#include "decode_common.cuh"
 
 namespace rwkv::cuda {
 namespace {
@@ -10,6 +10,7 @@ constexpr int kThreads = 1024;
 
 __global__ void __launch_bounds__(kThreads) norm_mix_kernel(const __grid_constant__ NormMixArgs p) {
   __shared__ float scratch[32];
+  grid_dependency_wait();  // x (or the token) comes from the previous kernel
   const int C = p.C;
   const __nv_bfloat16* row = p.x ? nullptr : p.emb + size_t(*p.token) * size_t(C);
   auto in = [&](int c) { return p.x ? p.x[c] : __bfloat162float(row[c]); };
@@ -38,8 +39,8 @@ __global__ void __launch_bounds__(kThreads) norm_mix_kernel(const __grid_constan
 
 }  // namespace
 
-void norm_mix(const NormMixArgs& args, cudaStream_t stream) {
-  norm_mix_kernel<<<1, kThreads, 0, stream>>>(args);
+cudaError_t norm_mix(const NormMixArgs& args, cudaStream_t stream, bool pdl) {
+  return launch(norm_mix_kernel, 1, kThreads, 0, stream, pdl, args);
 }
 
 }  // namespace rwkv::cuda

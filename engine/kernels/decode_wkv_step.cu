@@ -3,7 +3,7 @@
 // rows of S (row i = value i), a lane holding keys 2*lane and 2*lane+1 so that a row is one
 // coalesced 256-byte access; then GroupNorm, bonus and gate on the 64 outputs.
 #include "decode_kernels.h"
-#include "decode_reduce.cuh"
+#include "decode_common.cuh"
 
 namespace rwkv::cuda {
 namespace {
@@ -18,6 +18,15 @@ __global__ void __launch_bounds__(kWarps * 32) wkv_step_kernel(const __grid_cons
   __shared__ float scratch[32];
   const int h = blockIdx.x, n = threadIdx.x, c = h * N + n;
   const bool channel = n < N;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, j = 2 * lane;
+
+  // This layer's state is written only by this kernel, one token earlier: load it before
+  // waiting for the projections.
+  float2* S = reinterpret_cast<float2*>(p.state + size_t(h) * N * N);  // row i: S[i * N/2 + lane]
+  float2 s[kRowsPerWarp];
+#pragma unroll
+  for (int q = 0; q < kRowsPerWarp; ++q) s[q] = S[(warp * kRowsPerWarp + q) * (N / 2) + lane];
+  grid_dependency_wait();
 
   float v = 0.f, kk = 0.f, a = 0.f, bonus_part = 0.f;
   if (channel) {
@@ -47,11 +56,6 @@ __global__ void __launch_bounds__(kWarps * 32) wkv_step_kernel(const __grid_cons
   }
   __syncthreads();
 
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, j = 2 * lane;
-  float2* S = reinterpret_cast<float2*>(p.state + size_t(h) * N * N);  // row i: S[i * N/2 + lane]
-  float2 s[kRowsPerWarp];
-#pragma unroll
-  for (int q = 0; q < kRowsPerWarp; ++q) s[q] = S[(warp * kRowsPerWarp + q) * (N / 2) + lane];
   const float2 wj{w_s[j], w_s[j + 1]}, kj{k_s[j], k_s[j + 1]}, rj{r_s[j], r_s[j + 1]};
   const float2 aj{a_s[j], a_s[j + 1]}, bj{b_s[j], b_s[j + 1]};
   float sa[kRowsPerWarp], y[kRowsPerWarp];
@@ -88,8 +92,8 @@ __global__ void __launch_bounds__(kWarps * 32) wkv_step_kernel(const __grid_cons
 
 }  // namespace
 
-void wkv_step(const WkvStepArgs& args, cudaStream_t stream) {
-  wkv_step_kernel<<<args.H, kWarps * 32, 0, stream>>>(args);
+cudaError_t wkv_step(const WkvStepArgs& args, cudaStream_t stream, bool pdl) {
+  return launch(wkv_step_kernel, args.H, kWarps * 32, 0, stream, pdl, args);
 }
 
 }  // namespace rwkv::cuda

@@ -9,7 +9,6 @@
 
 #ifdef RWKV_HAVE_CUDA
 #include <ATen/cuda/CUDAContext.h>
-#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 
 #include "decode_kernels.h"
@@ -100,6 +99,7 @@ bool decode_fused_supported(const Model::Impl& m, std::string* why) {
 
 struct DecodeFused::Impl {
   torch::Device device = torch::kCUDA;
+  bool pdl = false;                  // programmatic dependent launches (sm_90 and later)
   std::vector<torch::Tensor> owned;  // transposed LoRA matrices and scratch vectors
   cuda::NormMixArgs embed{};         // x = ln0(emb[token])
   std::vector<LayerPlan> layers;
@@ -118,7 +118,7 @@ struct DecodeFused::Impl {
 };
 
 DecodeFused::DecodeFused(const Model::Impl& m, const RecurrentState& state, const torch::Tensor& token,
-                         const torch::Tensor& logits)
+                         const torch::Tensor& logits, bool overlap)
     : impl_(std::make_unique<Impl>()) {
   std::string why;
   if (!decode_fused_supported(m, &why)) throw Error(ErrorKind::Argument, "fused decode: " + why);
@@ -132,6 +132,7 @@ DecodeFused::DecodeFused(const Model::Impl& m, const RecurrentState& state, cons
   auto& g = *impl_;
   g.device = m.device;
   const c10::cuda::CUDAGuard guard(m.device);
+  g.pdl = overlap && at::cuda::getCurrentDeviceProperties()->major >= 9;
   torch::NoGradGuard no_grad;
 
   float* x = g.scratch(C);            // residual stream
@@ -221,27 +222,30 @@ DecodeFused::DecodeFused(const Model::Impl& m, const RecurrentState& state, cons
 
 DecodeFused::~DecodeFused() = default;
 
+bool DecodeFused::overlapping() const { return impl_->pdl; }
+
 void DecodeFused::run() {
   const auto& g = *impl_;
   const c10::cuda::CUDAGuard guard(g.device);
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
-  auto matvec = [&](const cuda::MatvecBatch& batch) {
-    if (!cuda::matvec_bf16(batch, stream)) throw Error(ErrorKind::Argument, "fused decode: a matrix-vector batch was refused");
+  auto check = [](cudaError_t e, const char* what) {
+    if (e != cudaSuccess)
+      throw Error(ErrorKind::Argument, std::string("fused decode: launching ") + what + ": " + cudaGetErrorString(e));
   };
-  cuda::norm_mix(g.embed, stream);
+  // The first kernel waits for whatever the stream did before (token, state copies) in full.
+  check(cuda::norm_mix(g.embed, stream, false), "the embedding norm");
   for (const auto& p : g.layers) {
-    cuda::norm_mix(p.att_norm, stream);
-    matvec(p.from_mix);
-    matvec(p.lora_up);
-    cuda::wkv_step(p.wkv, stream);
-    matvec(p.att_out);
-    cuda::norm_mix(p.ffn_norm, stream);
-    matvec(p.ffn_key);
-    matvec(p.ffn_value);
+    check(cuda::norm_mix(p.att_norm, stream, g.pdl), "ln1 + token shift");
+    check(cuda::matvec_bf16(p.from_mix, stream, g.pdl), "r, k, v and LoRA down");
+    check(cuda::matvec_bf16(p.lora_up, stream, g.pdl), "LoRA up");
+    check(cuda::wkv_step(p.wkv, stream, g.pdl), "the wkv step");
+    check(cuda::matvec_bf16(p.att_out, stream, g.pdl), "W_o");
+    check(cuda::norm_mix(p.ffn_norm, stream, g.pdl), "ln2 + token shift");
+    check(cuda::matvec_bf16(p.ffn_key, stream, g.pdl), "W_key");
+    check(cuda::matvec_bf16(p.ffn_value, stream, g.pdl), "W_value");
   }
-  cuda::norm_mix(g.out_norm, stream);
-  matvec(g.head);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  check(cuda::norm_mix(g.out_norm, stream, g.pdl), "ln_out");
+  check(cuda::matvec_bf16(g.head, stream, g.pdl), "the head");
 }
 
 #else
@@ -252,11 +256,12 @@ bool decode_fused_supported(const Model::Impl&, std::string* why) {
 }
 
 struct DecodeFused::Impl {};
-DecodeFused::DecodeFused(const Model::Impl&, const RecurrentState&, const torch::Tensor&, const torch::Tensor&) {
+DecodeFused::DecodeFused(const Model::Impl&, const RecurrentState&, const torch::Tensor&, const torch::Tensor&, bool) {
   throw Error(ErrorKind::Argument, "fused decode needs a build with CUDA kernels");
 }
 DecodeFused::~DecodeFused() = default;
 void DecodeFused::run() {}
+bool DecodeFused::overlapping() const { return false; }
 
 #endif
 

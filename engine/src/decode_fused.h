@@ -19,13 +19,16 @@ class DecodeFused {
  public:
   // Binds the model's weights and the caller's buffers, which must outlive this object:
   // state (batch 1, fp32, contiguous), token (one int64) and logits ([V] fp32), all on the
-  // model's device. Throws Error(Argument) when decode_fused_supported(m) is false.
+  // model's device. overlap: launch the kernels after the first as programmatic dependent
+  // launches (taken only on sm_90 and later), so that each starts reading its weights while the
+  // previous one finishes. Throws Error(Argument) when decode_fused_supported(m) is false.
   DecodeFused(const Model::Impl& m, const RecurrentState& state, const torch::Tensor& token,
-              const torch::Tensor& logits);
+              const torch::Tensor& logits, bool overlap);
   ~DecodeFused();
   // Enqueues one token on the current CUDA stream: reads the token and the state, writes the
   // logits and the new state in place.
   void run();
+  bool overlapping() const;  // whether overlap was asked for and the device has it
 
  private:
   struct Impl;

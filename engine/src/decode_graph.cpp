@@ -33,9 +33,20 @@ bool decode_fused_enabled(const Model::Impl& m) {
   return decode_fused_supported(m) && !env_is_1("RWKV_NO_FUSED_DECODE");
 }
 
+bool decode_overlap_enabled(const Model::Impl& m) {
+#ifdef RWKV_HAVE_CUDA
+  if (!m.device.is_cuda() || env_is_1("RWKV_NO_PDL")) return false;
+  const auto index = m.device.has_index() ? m.device.index() : c10::cuda::current_device();
+  return at::cuda::getDeviceProperties(index)->major >= 9;
+#else
+  return false;
+#endif
+}
+
 std::string decode_path(const Model::Impl& m) {
   if (!decode_graph_enabled(m)) return "eager";
-  return decode_fused_enabled(m) ? "cuda-graph-fused" : "cuda-graph-eager";
+  if (!decode_fused_enabled(m)) return "cuda-graph-eager";
+  return decode_overlap_enabled(m) ? "cuda-graph-fused-pdl" : "cuda-graph-fused";
 }
 
 #ifdef RWKV_HAVE_CUDA
@@ -100,7 +111,8 @@ DecodeGraph::DecodeGraph(const Model::Impl& m, bool fused) : impl_(std::make_uni
   impl_->token = torch::zeros({1, 1}, opt.dtype(torch::kInt64));
   impl_->state = RecurrentState::zeros(m, 1);
   impl_->logits = torch::zeros({m.info.dims.n_vocab}, opt.dtype(torch::kFloat32));
-  if (fused) impl_->fused = std::make_unique<DecodeFused>(m, impl_->state, impl_->token, impl_->logits);
+  if (fused)
+    impl_->fused = std::make_unique<DecodeFused>(m, impl_->state, impl_->token, impl_->logits, decode_overlap_enabled(m));
 }
 
 DecodeGraph::~DecodeGraph() = default;

@@ -32,8 +32,12 @@ bool decode_graph_enabled(const Model::Impl& m);
 // sets RWKV_NO_FUSED_DECODE=1 (then it holds the eager forward, for comparisons).
 bool decode_fused_enabled(const Model::Impl& m);
 
+// Whether the fused step overlaps its kernels (programmatic dependent launch): on sm_90 and
+// later, unless the environment sets RWKV_NO_PDL=1.
+bool decode_overlap_enabled(const Model::Impl& m);
+
 // Which path Context::step takes for a plain (not kernel-upscaled) state on this model:
-// "cuda-graph-fused", "cuda-graph-eager" or "eager".
+// "cuda-graph-fused-pdl", "cuda-graph-fused", "cuda-graph-eager" or "eager".
 std::string decode_path(const Model::Impl& m);
 
 }  // namespace rwkv

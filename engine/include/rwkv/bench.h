@@ -20,7 +20,7 @@ struct BenchSpec {
 struct BenchResult {
   double prefill_tok_s = 0;   // tokens/s of a batched sequence forward (logits of the last token only)
   double decode_tok_s = 0;    // tokens/s of single-stream step-by-step decoding (batch 1)
-  std::string decode_path;    // how Context::step ran: "cuda-graph-fused", "cuda-graph-eager", "eager"
+  std::string decode_path;    // how Context::step ran: "cuda-graph-fused[-pdl]", "cuda-graph-eager", "eager"
   double tune_tok_s = 0;      // tokens/s of a state-tuning step (forward, loss on every token, backward to S0)
   double tune_step_ms = 0;
   int64_t peak_mem_bytes = 0; // peak GPU memory allocated during the tuning step (0 on the CPU)
