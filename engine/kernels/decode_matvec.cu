@@ -1,8 +1,10 @@
 // bf16 matrix-vector products for batch-1 decoding, bound by the weights' read bandwidth:
-// one launch runs a table of independent jobs. Each block owns kRowsPerBlock rows of one job;
-// every warp streams kRowsPerWarp rows with 16-byte loads (8 bf16), kUnroll loads per row in
-// flight per lane, and reduces by shuffles. The first loads are issued before the block waits
-// for the previous kernel and stages act(x) in shared memory as bf16, so both latencies overlap.
+// one launch runs a table of independent jobs. Each block owns kWarps * R rows of one job; every
+// warp streams R rows with 16-byte loads (8 bf16), U loads per row in flight per lane, and
+// reduces by shuffles. The first loads are issued before the block waits for the previous kernel
+// and stages act(x) in shared memory as bf16, so both latencies overlap. Long rows take R = 2,
+// U = 8; rows of at most 256 (the LoRA up-projections, one load per lane) take R = 8, U = 1, so
+// that a quarter of the blocks do the same work.
 #include <cstdint>
 
 #include "decode_kernels.h"
@@ -12,9 +14,7 @@ namespace rwkv::cuda {
 namespace {
 
 constexpr int kWarps = 8;
-constexpr int kRowsPerWarp = 2;
-constexpr int kRowsPerBlock = kWarps * kRowsPerWarp;
-constexpr int kUnroll = 8;
+constexpr int kShortCols = 32 * 8;  // rows this short are one 16-byte load per lane
 
 struct LaunchArgs {
   MatvecJob job[kMaxMatvecJobs];
@@ -44,28 +44,29 @@ __device__ __forceinline__ float dot8(const uint4& w, const uint4& x, float acc)
 }
 
 // w[r][u] = chunk c0 + 32u of row row0 + r (zeros past the matrix).
-__device__ __forceinline__ void load_chunks(uint4 (&w)[kRowsPerWarp][kUnroll], const uint4* W, int row0, int rows,
-                                            int chunks, int c0) {
+template <int R, int U>
+__device__ __forceinline__ void load_chunks(uint4 (&w)[R][U], const uint4* W, int row0, int rows, int chunks, int c0) {
 #pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r)
+  for (int r = 0; r < R; ++r)
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < U; ++u) {
       const int c = c0 + u * 32, row = row0 + r;
       w[r][u] = (row < rows && c < chunks) ? __ldcs(W + size_t(row) * chunks + c) : make_uint4(0, 0, 0, 0);
     }
 }
 
+template <int R, int U>
 __global__ void __launch_bounds__(kWarps * 32) matvec_kernel(const __grid_constant__ LaunchArgs args) {
   extern __shared__ uint4 xs[];  // act(x) as bf16, cols / 8 chunks of 8
   int j = 0;
   while (j + 1 < args.n && int(blockIdx.x) >= args.block_end[j]) ++j;
   const MatvecJob& job = args.job[j];
-  const int first_row = (int(blockIdx.x) - (j ? args.block_end[j - 1] : 0)) * kRowsPerBlock;
+  const int first_row = (int(blockIdx.x) - (j ? args.block_end[j - 1] : 0)) * kWarps * R;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int chunks = job.cols / 8;
-  const int row0 = first_row + warp * kRowsPerWarp;
+  const int row0 = first_row + warp * R;
   const uint4* W = reinterpret_cast<const uint4*>(job.W);
-  uint4 w[kRowsPerWarp][kUnroll];
+  uint4 w[R][U];
   load_chunks(w, W, row0, job.rows, chunks, lane);  // weights: written by no kernel
 
   grid_dependency_wait();  // x (and y, for AddTo) come from earlier kernels
@@ -73,20 +74,20 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_kernel(const __grid_consta
   for (int c = threadIdx.x; c < job.cols; c += blockDim.x) xh[c] = __float2bfloat16(activate(job.act, job.x[c]));
   __syncthreads();
 
-  float acc[kRowsPerWarp] = {};
-  for (int c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
+  float acc[R] = {};
+  for (int c0 = lane; c0 < chunks; c0 += 32 * U) {
     if (c0 != lane) load_chunks(w, W, row0, job.rows, chunks, c0);
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < U; ++u) {
       const int c = c0 + u * 32;
       if (c >= chunks) break;
       const uint4 xv = xs[c];
 #pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r) acc[r] = dot8(w[r][u], xv, acc[r]);
+      for (int r = 0; r < R; ++r) acc[r] = dot8(w[r][u], xv, acc[r]);
     }
   }
 #pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) {
+  for (int r = 0; r < R; ++r) {
     const float s = warp_sum(acc[r]);
     const int row = row0 + r;
     if (lane != 0 || row >= job.rows) continue;
@@ -98,6 +99,21 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_kernel(const __grid_consta
   }
 }
 
+// Block table and launch of one batch with R rows per warp, U loads per row in flight.
+template <int R, int U>
+cudaError_t launch_batch(const MatvecBatch& batch, int max_cols, cudaStream_t stream, bool pdl) {
+  LaunchArgs args{};
+  int blocks = 0;
+  for (int i = 0; i < batch.n; ++i) {
+    args.job[i] = batch.job[i];
+    blocks += (batch.job[i].rows + kWarps * R - 1) / (kWarps * R);
+    args.block_end[i] = blocks;
+  }
+  args.n = batch.n;
+  return launch(matvec_kernel<R, U>, blocks, kWarps * 32, size_t(max_cols) * sizeof(__nv_bfloat16), stream, pdl,
+                args);
+}
+
 }  // namespace
 
 bool matvec_job_ok(const MatvecJob& j) {
@@ -107,18 +123,13 @@ bool matvec_job_ok(const MatvecJob& j) {
 
 cudaError_t matvec_bf16(const MatvecBatch& batch, cudaStream_t stream, bool pdl) {
   if (batch.n < 1 || batch.n > kMaxMatvecJobs) return cudaErrorInvalidValue;
-  LaunchArgs args{};
-  int blocks = 0, max_cols = 0;
+  int max_cols = 0;
   for (int i = 0; i < batch.n; ++i) {
-    const MatvecJob& j = batch.job[i];
-    if (!matvec_job_ok(j)) return cudaErrorInvalidValue;
-    args.job[i] = j;
-    blocks += (j.rows + kRowsPerBlock - 1) / kRowsPerBlock;
-    args.block_end[i] = blocks;
-    max_cols = j.cols > max_cols ? j.cols : max_cols;
+    if (!matvec_job_ok(batch.job[i])) return cudaErrorInvalidValue;
+    max_cols = batch.job[i].cols > max_cols ? batch.job[i].cols : max_cols;
   }
-  args.n = batch.n;
-  return launch(matvec_kernel, blocks, kWarps * 32, size_t(max_cols) * sizeof(__nv_bfloat16), stream, pdl, args);
+  return max_cols <= kShortCols ? launch_batch<8, 1>(batch, max_cols, stream, pdl)
+                                : launch_batch<2, 8>(batch, max_cols, stream, pdl);
 }
 
 }  // namespace rwkv::cuda
