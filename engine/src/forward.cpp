@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernel_state.h"
+#include "layer_recompute.h"
 #include "wkv7.h"
 
 namespace rwkv {
@@ -114,8 +115,47 @@ RecurrentState RecurrentState::zeros(const Model::Impl& m, int64_t batch) {
   return s;
 }
 
+LayerIn LayerIn::of(const RecurrentState& s, int l) {
+  LayerIn li;
+  li.att_shift = s.att_shift[l];
+  li.ffn_shift = s.ffn_shift[l];
+  li.wkv = s.wkv[l];
+  if (s.kernel) {
+    li.kernel = &s.kernel->layers[l];
+    li.write = s.kernel->write;
+    li.r_decor_only = s.kernel->r_decor_only;
+    if (l < static_cast<int>(s.ups.size())) li.ups = s.ups[l];
+  }
+  return li;
+}
+
+torch::Tensor forward_layer(const LayerWeights& lw, int64_t H, int64_t N, const torch::Tensor& x, const LayerIn& in,
+                            torch::Tensor& v_first, std::vector<torch::Tensor>* trace, LayerOut* out) {
+  const auto xa = layer_norm(x, lw.ln1_w, lw.ln1_b);
+  torch::Tensor sT;
+  KernelCall kc;
+  if (in.kernel) {
+    kc.p = in.kernel;
+    kc.write = in.write;
+    kc.r_decor_only = in.r_decor_only;
+    kc.u_in = in.ups;
+    if (out->want_state) kc.u_out = &out->ups;
+    if (out->want_z) kc.z = &out->z;
+  }
+  auto y = x + time_mix(lw.att, xa, in.att_shift, in.wkv, H, N, v_first, sT, trace, kc);
+  const auto xf = layer_norm(y, lw.ln2_w, lw.ln2_b);
+  y = y + channel_mix(lw.ffn, xf, in.ffn_shift);
+  if (out->want_state) {
+    out->att_shift = last_token(xa);
+    out->ffn_shift = last_token(xf);
+    out->wkv = sT;
+  }
+  return y;
+}
+
 torch::Tensor forward_hidden(const Model::Impl& m, const torch::Tensor& tokens, const RecurrentState& in,
-                             RecurrentState* out, WkvTrace* trace) {
+                             RecurrentState* out, WkvTrace* trace, bool recompute) {
+  TORCH_CHECK(!(recompute && out), "forward_hidden: recompute gives no outgoing state");
   const auto& d = m.info.dims;
   auto x = layer_norm(torch::embedding(m.emb, tokens.to(m.device)).to(torch::kFloat32), m.ln0_w, m.ln0_b);
   torch::Tensor v_first;
@@ -123,29 +163,22 @@ torch::Tensor forward_hidden(const Model::Impl& m, const torch::Tensor& tokens, 
   if (out) *out = RecurrentState{};
   if (out) out->kernel = in.kernel;
   if (trace) trace->kernel_z.clear();
+  const bool want_z = trace && trace->want_kernel_z;
   for (int l = 0; l < d.n_layer; ++l) {
-    const auto& lw = m.layers[l];
-    const auto xa = layer_norm(x, lw.ln1_w, lw.ln1_b);
-    torch::Tensor sT, u_out, z;
-    KernelCall kc;
-    if (in.kernel) {
-      kc.p = &in.kernel->layers[l];
-      kc.write = in.kernel->write;
-      kc.r_decor_only = in.kernel->r_decor_only;
-      if (l < static_cast<int>(in.ups.size())) kc.u_in = in.ups[l];
-      if (out) kc.u_out = &u_out;
-      if (trace && trace->want_kernel_z) kc.z = &z;
-    }
-    x = x + time_mix(lw.att, xa, in.att_shift[l], in.wkv[l], d.n_head, d.head_size, v_first, sT,
-                     trace ? &trace->inputs[l] : nullptr, kc);
-    if (trace && trace->want_kernel_z) trace->kernel_z.push_back(z);
-    const auto xf = layer_norm(x, lw.ln2_w, lw.ln2_b);
-    x = x + channel_mix(lw.ffn, xf, in.ffn_shift[l]);
+    const LayerIn li = LayerIn::of(in, l);
+    LayerOut lo;
+    lo.want_state = out != nullptr;
+    lo.want_z = want_z;
+    if (recompute)
+      x = recomputed_layer(m.layers[l], d.n_head, d.head_size, x, li, v_first, want_z ? &lo.z : nullptr);
+    else
+      x = forward_layer(m.layers[l], d.n_head, d.head_size, x, li, v_first, trace ? &trace->inputs[l] : nullptr, &lo);
+    if (want_z) trace->kernel_z.push_back(lo.z);
     if (out) {
-      out->att_shift.push_back(last_token(xa));
-      out->ffn_shift.push_back(last_token(xf));
-      out->wkv.push_back(sT);
-      if (in.kernel) out->ups.push_back(u_out);
+      out->att_shift.push_back(lo.att_shift);
+      out->ffn_shift.push_back(lo.ffn_shift);
+      out->wkv.push_back(lo.wkv);
+      if (in.kernel) out->ups.push_back(lo.ups);
     }
   }
   return x;

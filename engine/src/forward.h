@@ -11,7 +11,8 @@
 
 namespace rwkv {
 
-struct KernelExt;  // kernel_state.h
+struct KernelExt;    // kernel_state.h
+struct KernelLayer;  // kernel_state.h
 
 // Recurrent state of a batch of B streams, one tensor per layer.
 struct RecurrentState {
@@ -45,9 +46,29 @@ ForwardResult forward(const Model::Impl& m, const torch::Tensor& tokens, const R
                       bool last_only = false, WkvTrace* trace = nullptr);
 
 // Hidden states before ln_out/head, [B,T,C] — used by the tuner to compute the loss only on the
-// positions that need it.
+// positions that need it. recompute: keep only each layer's inputs for autograd and re-run the
+// layer in the backward (layer_recompute.h); then out must be null and trace only gives kernel_z.
 torch::Tensor forward_hidden(const Model::Impl& m, const torch::Tensor& tokens, const RecurrentState& in,
-                             RecurrentState* out, WkvTrace* trace = nullptr);
+                             RecurrentState* out, WkvTrace* trace = nullptr, bool recompute = false);
+
+// One layer's inputs besides x: its slice of a RecurrentState.
+struct LayerIn {
+  torch::Tensor att_shift, ffn_shift;    // [B,C]
+  torch::Tensor wkv;                     // [B,H,N,N]
+  const KernelLayer* kernel = nullptr;   // null = plain model
+  bool write = false, r_decor_only = false;
+  torch::Tensor ups;                     // [B,H,M,M] or undefined (= zeros)
+  static LayerIn of(const RecurrentState& s, int l);
+};
+// What one layer gives back besides x: the outgoing state (want_state) and z (want_z, kernel only).
+struct LayerOut {
+  bool want_state = false, want_z = false;
+  torch::Tensor att_shift, ffn_shift, wkv, ups, z;  // [B,C], [B,C], [B,H,N,N], [B,H,M,M], [B,T,H,M]
+};
+// One layer (time mix + channel mix): x [B,T,C] -> [B,T,C]. v_first [B,T,C] is set by the first
+// layer (undefined on entry) and read by the others. trace: that layer's WkvTrace inputs, or null.
+torch::Tensor forward_layer(const LayerWeights& lw, int64_t H, int64_t N, const torch::Tensor& x, const LayerIn& in,
+                            torch::Tensor& v_first, std::vector<torch::Tensor>* trace, LayerOut* out);
 torch::Tensor head_logits(const Model::Impl& m, const torch::Tensor& hidden);  // [...,C] -> [...,V] fp32
 
 }  // namespace rwkv
