@@ -92,6 +92,7 @@ void declare(ArgParser& a) {
   a.option("dbp-lambda", "L", "weight of the unit-variance term in the decorrelation loss", fmt("%g", d.dbp_lambda));
   a.flag("dbp-task-grad", "loss mode: let the task loss train R too (default: R learns from the decorrelation loss only)");
   a.option("dbp-lr", "LR", "loss mode: AdamW learning rate of R", fmt("%g", d.dbp_lr));
+  a.flag("recompute", "re-run each layer in the backward: ~one extra forward per step for far less activation memory");
   a.option("dbp-eta", "E", "update mode: step of R <- R - eta (E[zz^T] - diag E[z^2]) R", fmt("%g", d.dbp_eta));
   a.option("guide", "FILE", "guided tuning: the guide model (it must share the student's tokenizer)");
   a.option("guided", "MODE", "off; cot (CE on the guide's answers that match the reference), kl (KL to the guide on "
@@ -164,6 +165,7 @@ rwkv::TuneConfig resolve_config(const ArgParser& a) {
   number("dbp-lr", &c.dbp_lr);
   if (a.has("dbp-task-grad")) c.dbp_task_grad = true;
   number("dbp-eta", &c.dbp_eta);
+  if (a.has("recompute")) c.recompute = true;
   str("guide", &c.guide);
   str("guided", &c.guided);
   number("kl-weight", &c.guide_kl_weight);

@@ -71,7 +71,7 @@ const Field kFields[] = {
     {"kernel_support", "--kernel-support"}, {"kernel_gamma", "--kernel-gamma"}, {"kernel_write", "--kernel-write"},
     {"kernel_lr", "--kernel-lr"}, {"dbp", "--dbp"}, {"dbp_alpha", "--dbp-alpha"}, {"dbp_lambda", "--dbp-lambda"},
     {"dbp_task_grad", "--dbp-task-grad"},
-    {"dbp_lr", "--dbp-lr"}, {"dbp_eta", "--dbp-eta"}, {"guide", "--guide"}, {"guided", "--guided"},
+    {"dbp_lr", "--dbp-lr"}, {"dbp_eta", "--dbp-eta"}, {"recompute", "--recompute"}, {"guide", "--guide"}, {"guided", "--guided"},
     {"guide_kl_weight", "--kl-weight"}, {"guide_ce_weight", "--ce-weight"},
     {"guide_max_tokens", "--guide-max-tokens"}, {"guide_filter", "--guide-no-filter"},
     {"guide_topk", "--guide-topk"}, {"guide_k", "--guide-k"}, {"guide_points", "--guide-points"},
@@ -94,7 +94,7 @@ json to_json_object(const TuneConfig& c) {
               {"kernel_support", c.kernel_support}, {"kernel_gamma", c.kernel_gamma},
               {"kernel_write", c.kernel_write}, {"kernel_lr", c.kernel_lr}, {"dbp", c.dbp},
               {"dbp_alpha", c.dbp_alpha}, {"dbp_lambda", c.dbp_lambda}, {"dbp_task_grad", c.dbp_task_grad}, {"dbp_lr", c.dbp_lr},
-              {"dbp_eta", c.dbp_eta}, {"guide", c.guide}, {"guided", c.guided},
+              {"dbp_eta", c.dbp_eta}, {"recompute", c.recompute}, {"guide", c.guide}, {"guided", c.guided},
               {"guide_kl_weight", c.guide_kl_weight}, {"guide_ce_weight", c.guide_ce_weight},
               {"guide_max_tokens", c.guide_max_tokens}, {"guide_filter", c.guide_filter},
               {"guide_topk", c.guide_topk}, {"guide_k", c.guide_k}, {"guide_points", c.guide_points}};
@@ -250,6 +250,7 @@ TuneConfig TuneConfig::from_json(const std::string& text) {
   get(j, "dbp_task_grad", &c.dbp_task_grad);
   get(j, "dbp_lr", &c.dbp_lr);
   get(j, "dbp_eta", &c.dbp_eta);
+  get(j, "recompute", &c.recompute);
   get(j, "guide", &c.guide);
   get(j, "guided", &c.guided);
   get(j, "guide_kl_weight", &c.guide_kl_weight);

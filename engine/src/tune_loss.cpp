@@ -30,7 +30,7 @@ torch::Tensor micro_batch_logits(const Model::Impl& m, const MicroBatch& mb, con
     for (const auto& u : *kernel.u0) in.ups.push_back(u.unsqueeze(0).expand({B, -1, -1, -1}));  // [B,H,M,M]
     trace.want_kernel_z = want_z;
   }
-  const auto hidden = forward_hidden(m, mb.tokens, in, nullptr, want_z ? &trace : nullptr);          // [B,T,C]
+  const auto hidden = forward_hidden(m, mb.tokens, in, nullptr, want_z ? &trace : nullptr, kernel.recompute);          // [B,T,C]
   if (want_z) {
     z->clear();
     for (const auto& zl : trace.kernel_z)  // [B,T,H,M] -> real tokens [n,H,M]

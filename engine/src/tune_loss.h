@@ -18,10 +18,12 @@ torch::Tensor micro_batch_ce_sum(const Model::Impl& m, const MicroBatch& mb, con
 
 struct KernelExt;
 // The kernel-upscaled state of a run: fixed parameters (R and beta may be leaves that require
-// grad) and the trainable U0, L x [H,M,M], expanded over the batch like s0.
+// grad) and the trainable U0, L x [H,M,M], expanded over the batch like s0; and the tuner's
+// forward option `recompute`.
 struct KernelTrain {
   std::shared_ptr<const KernelExt> ext;
   const std::vector<torch::Tensor>* u0 = nullptr;
+  bool recompute = false;  // TuneConfig::recompute (any method): re-run each layer in the backward
 };
 // As above with a kernel state; with `z`, also returns z = R phi(r/|r|) of every real input token
 // per layer, L x [n_tokens,H,M] (for DBP), still attached to the graph.

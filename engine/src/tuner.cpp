@@ -126,6 +126,7 @@ struct Tuner::Impl {
   std::vector<torch::Tensor> collect_keys();  // L x [n,H,N] normalised keys of the training texts
   KernelTrain kernel_train() const {
     KernelTrain k;
+    k.recompute = cfg.recompute;
     if (kern) {
       k.ext = kext;
       k.u0 = &u0;

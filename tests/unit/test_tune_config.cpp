@@ -64,6 +64,7 @@ rwkv::TuneConfig unusual() {
   c.dbp_task_grad = true;
   c.dbp_lr = 3e-4;
   c.dbp_eta = 1.0 / 7.0;
+  c.recompute = true;
   return c;
 }
 

@@ -47,6 +47,8 @@ struct TuneConfig {
   bool dbp_task_grad = false;   // loss mode: also let the task loss (CE) train R, the note's literal
                                 // L = CE + alpha L_decor on R (default: R learns from L_decor only)
   double dbp_lr = 1e-3;         // loss mode: AdamW learning rate of R (constant)
+  bool recompute = false;       // re-run each layer in the backward instead of keeping its activations:
+                                // ~one extra forward per step for far less activation memory
   double dbp_eta = 1e-2;        // update mode: R <- R - eta (E[zz^T] - diag(E[z^2])) R after every step
   // Guided tuning (method note section 4): a guide model G that shares the student's tokenizer
   // writes the targets. Combines with either method (the student's S0, and U0 for kernel).
