@@ -62,7 +62,8 @@ int cmd_bench(const Args& args) {
       .option("what", "LIST", "prefill,decode,tune,wkv (wkv: the recurrence kernel alone)", "prefill,decode,tune")
       .option("decode-tokens", "N", "tokens generated for the decode figure", "128")
       .option("iters", "N", "timed iterations (median reported)", "5")
-      .option("warmup", "N", "untimed iterations first", "2");
+      .option("warmup", "N", "untimed iterations first", "2")
+      .flag("recompute", "tune: re-run each layer in the backward (as `tune --recompute`): less memory, one more forward");
   a.parse(args);
   rwkv::LoadOptions opt;
   opt.device = a.str("device");
@@ -71,6 +72,7 @@ int cmd_bench(const Args& args) {
   spec.decode_tokens = int(a.integer("decode-tokens", 1, 1 << 20));
   spec.iters = int(a.integer("iters", 1, 1000));
   spec.warmup = int(a.integer("warmup", 0, 1000));
+  spec.recompute = a.has("recompute");
   const auto ctxs = int_list(a, "ctx"), bszs = int_list(a, "bsz");
   const std::vector<std::string> shapes = a.has("model") ? std::vector<std::string>{a.str("model")} : str_list(a.str("shape"));
   for (const auto& shape : shapes) {
@@ -104,11 +106,11 @@ int cmd_bench(const Args& args) {
             "{\"impl\": \"rwkv-studio\", \"shape\": \"%s\", \"layers\": %d, \"embd\": %d, \"vocab\": %d, "
             "\"params\": %lld, \"device\": \"%s\", \"dtype\": \"%s\", \"ctx\": %d, \"bsz\": %d, "
             "\"prefill_tok_s\": %.1f, \"decode_tok_s\": %.1f, \"decode_path\": \"%s\", \"tune_tok_s\": %.1f, \"tune_step_ms\": %.3f, "
-            "\"peak_mem_bytes\": %lld, \"wkv_fwd_ms\": %.3f, \"wkv_fwdbwd_ms\": %.3f}\n",
+            "\"recompute\": %s, \"peak_mem_bytes\": %lld, \"wkv_fwd_ms\": %.3f, \"wkv_fwdbwd_ms\": %.3f}\n",
             a.has("model") ? "file" : shape.c_str(), d.n_layer, d.n_embd, d.n_vocab,
             static_cast<long long>(model->info().n_params), r.device.c_str(), opt.compute_bf16 ? "bf16" : "fp32",
             ctx, bsz, r.prefill_tok_s, r.decode_tok_s, r.decode_path.c_str(), r.tune_tok_s, r.tune_step_ms,
-            static_cast<long long>(r.peak_mem_bytes), r.wkv_fwd_ms, r.wkv_fwdbwd_ms);
+            spec.recompute ? "true" : "false", static_cast<long long>(r.peak_mem_bytes), r.wkv_fwd_ms, r.wkv_fwdbwd_ms);
         std::fflush(stdout);
       }
   }

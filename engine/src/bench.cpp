@@ -109,7 +109,9 @@ BenchResult run_bench(const std::shared_ptr<const Model>& model, const BenchSpec
                                 torch::TensorOptions().dtype(torch::kFloat32).device(m.device))
                        .requires_grad_(true));
     auto step = [&] {
-      micro_batch_ce_sum(m, mb, s0).backward();
+      KernelTrain kt;
+      kt.recompute = spec.recompute;
+      micro_batch_ce_sum(m, mb, s0, kt, nullptr).backward();
       for (auto& p : s0) p.mutable_grad() = torch::Tensor();
     };
 #ifdef RWKV_HAVE_CUDA

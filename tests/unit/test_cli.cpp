@@ -142,6 +142,25 @@ class TestCli : public QObject {
     QCOMPARE(d16["stored_dtype"].get<std::string>(), std::string("fp16"));
   }
 
+  // `bench` prints one JSON object per (ctx, bsz): measured figures, and whether the tuning step
+  // recomputed its layers (--recompute).
+  void benchJsonLines() {
+    for (const bool recompute : {false, true}) {
+      QStringList args{"bench", "--shape", "tiny", "--what", "prefill,tune", "--ctx", "16", "--bsz", "1,2",
+                       "--iters", "1", "--warmup", "0"};
+      if (recompute) args << "--recompute";
+      EXPECT_EXIT(r, args, 0);
+      const auto lines = QString::fromUtf8(r.out).split('\n', Qt::SkipEmptyParts);
+      QCOMPARE(lines.size(), 2);
+      for (int i = 0; i < 2; ++i) {
+        const auto j = nlohmann::json::parse(lines[i].toStdString());
+        QCOMPARE(j["bsz"].get<int>(), i + 1);
+        QCOMPARE(j["recompute"].get<bool>(), recompute);
+        QVERIFY(j["tune_tok_s"].get<double>() > 0 && j["prefill_tok_s"].get<double>() > 0);
+      }
+    }
+  }
+
   void logitsMatchRwkvCpp() {
     REQUIRE_FIXTURE(tiny, fixtures::kTinyFp32);
     REQUIRE_FIXTURE(expected_path, fixtures::kTinyExpected);

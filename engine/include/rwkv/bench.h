@@ -15,6 +15,7 @@ struct BenchSpec {
   int decode_tokens = 128;
   int warmup = 2;
   int iters = 5;
+  bool recompute = false;  // tune: re-run each layer in the backward (TuneConfig::recompute)
 };
 
 struct BenchResult {
