@@ -69,11 +69,7 @@ struct DecodeGraph::Impl {
       return;
     }
     auto res = forward(m, token, state, true);
-    for (size_t l = 0; l < state.wkv.size(); ++l) {
-      state.att_shift[l].copy_(res.state.att_shift[l]);
-      state.ffn_shift[l].copy_(res.state.ffn_shift[l]);
-      state.wkv[l].copy_(res.state.wkv[l]);
-    }
+    state.copy_from(res.state);
     logits.copy_(res.logits.view({-1}));
   }
 
@@ -84,18 +80,10 @@ struct DecodeGraph::Impl {
       const c10::cuda::CUDAStreamGuard sg(stream);
       // Warm-up outside the graph (cuBLAS handles and workspaces; launch errors surface here,
       // not inside the capture), on a copy of the state.
-      auto saved = RecurrentState{};
-      for (size_t l = 0; l < state.wkv.size(); ++l) {
-        saved.att_shift.push_back(state.att_shift[l].clone());
-        saved.ffn_shift.push_back(state.ffn_shift[l].clone());
-        saved.wkv.push_back(state.wkv[l].clone());
-      }
+      auto saved = RecurrentState::zeros(m, 1);
+      saved.copy_from(state);
       run();
-      for (size_t l = 0; l < state.wkv.size(); ++l) {
-        state.att_shift[l].copy_(saved.att_shift[l]);
-        state.ffn_shift[l].copy_(saved.ffn_shift[l]);
-        state.wkv[l].copy_(saved.wkv[l]);
-      }
+      state.copy_from(saved);
       stream.synchronize();
       graph.capture_begin();
       run();
@@ -122,13 +110,7 @@ bool DecodeGraph::fused() const { return impl_->fused != nullptr; }
 torch::Tensor DecodeGraph::step(int token, RecurrentState& state) {
   auto& g = *impl_;
   // Bring the caller's state into the static buffers unless it already is them.
-  if (state.wkv.empty() || state.wkv[0].data_ptr() != g.state.wkv[0].data_ptr()) {
-    for (size_t l = 0; l < g.state.wkv.size(); ++l) {
-      g.state.att_shift[l].copy_(state.att_shift[l]);
-      g.state.ffn_shift[l].copy_(state.ffn_shift[l]);
-      g.state.wkv[l].copy_(state.wkv[l]);
-    }
-  }
+  if (state.wkv.empty() || state.wkv[0].data_ptr() != g.state.wkv[0].data_ptr()) g.state.copy_from(state);
   g.token.fill_(int64_t(token));
   if (!g.captured) g.capture();
   g.graph.replay();

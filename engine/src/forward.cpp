@@ -115,6 +115,14 @@ RecurrentState RecurrentState::zeros(const Model::Impl& m, int64_t batch) {
   return s;
 }
 
+void RecurrentState::copy_from(const RecurrentState& src) {
+  for (size_t l = 0; l < wkv.size(); ++l) {
+    att_shift[l].copy_(src.att_shift[l]);
+    ffn_shift[l].copy_(src.ffn_shift[l]);
+    wkv[l].copy_(src.wkv[l]);
+  }
+}
+
 LayerIn LayerIn::of(const RecurrentState& s, int l) {
   LayerIn li;
   li.att_shift = s.att_shift[l];

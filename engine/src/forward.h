@@ -25,6 +25,9 @@ struct RecurrentState {
   std::vector<torch::Tensor> ups;
 
   static RecurrentState zeros(const Model::Impl& m, int64_t batch);
+  // Copies src's shifts and wkv into this state's tensors in place (their storage is kept, as
+  // a CUDA graph's static buffers need); the kernel part is not copied.
+  void copy_from(const RecurrentState& src);
 };
 
 // Optional per-layer view of the recurrence inputs, for the inspector and tests.

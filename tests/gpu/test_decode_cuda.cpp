@@ -50,14 +50,6 @@ std::string fmt(const char* f, double a, double b = 0) {
   return buf;
 }
 
-void copy_state(RecurrentState& dst, const RecurrentState& src) {
-  for (size_t l = 0; l < src.wkv.size(); ++l) {
-    dst.att_shift[l].copy_(src.att_shift[l]);
-    dst.ffn_shift[l].copy_(src.ffn_shift[l]);
-    dst.wkv[l].copy_(src.wkv[l]);
-  }
-}
-
 // The fused step run directly (no graph), on buffers owned here.
 struct DirectFused {
   RecurrentState state;
@@ -98,7 +90,7 @@ void print_layers(const RecurrentState& fused, const RecurrentState& eager) {
 void diagnose(const rwkv::Model::Impl& m, int tok, const RecurrentState& before, const RecurrentState& after,
               const torch::Tensor& eager_logits) {
   DirectFused f(m, false);
-  copy_state(f.state, before);
+  f.state.copy_from(before);
   const auto logits = f.run(tok);
   std::printf("  diagnosis: the same step from the eager state: logits rel err %.2e\n", rel_err(logits, eager_logits));
   print_layers(f.state, after);
