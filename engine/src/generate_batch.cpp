@@ -66,6 +66,8 @@ std::vector<GenerateResult> generate_greedy_batch(Context& ctx, const Tokenizer&
   const int64_t n_decodable = std::min<int64_t>(V, std::max(1, tok.vocab_size()));
   const int eos = tok.eos_id();
 
+  ctx.reset();  // forward() does not write its input state: every prompt starts from this one
+  const RecurrentState& initial = ctx.impl().state;
   std::vector<GenerateResult> out;
   out.reserve(prompts.size());
   for (size_t first = 0; first < prompts.size(); first += static_cast<size_t>(batch)) {
@@ -78,10 +80,9 @@ std::vector<GenerateResult> generate_greedy_batch(Context& ctx, const Tokenizer&
       if (prompt.empty()) throw Error(ErrorKind::Argument, "empty prompt");
       const std::vector<int> ids = tok.encode(prompt);
       if (ids.empty()) throw Error(ErrorKind::Argument, "the prompt encodes to no tokens");
-      ctx.reset();
       const std::vector<int64_t> ids64(ids.begin(), ids.end());
       const auto t = torch::tensor(ids64, torch::kInt64).view({1, static_cast<int64_t>(ids64.size())});
-      auto res = forward(m, t, ctx.impl().state, true);
+      auto res = forward(m, t, initial, true);
       states.push_back(std::move(res.state));
       last_logits.push_back(res.logits.view({V}));
     }
@@ -135,7 +136,6 @@ std::vector<GenerateResult> generate_greedy_batch(Context& ctx, const Tokenizer&
     for (auto& a : ans) out.push_back(std::move(a.res));
     if (cancel && cancel->load()) break;
   }
-  ctx.reset();
   return out;
 }
 
