@@ -73,6 +73,20 @@ __device__ __forceinline__ void gather_keys(float (&x)[R], const float* vec, int
   }
 }
 
+// The key-indexed inputs of a step, as staged in shared memory: keys[vec][step][n].
+enum KeyVec { Rv, Wv, Kv, Av, Bv, NK };
+
+// Row layout: the thread's entries of step s's r, w, k, a, b (gather_keys of each).
+template <int R>
+__device__ __forceinline__ void gather_step(const float (*keys)[P][N], int s, int c, float (&r)[R], float (&w)[R],
+                                            float (&k)[R], float (&a)[R], float (&b)[R]) {
+  gather_keys(r, keys[Rv][s], c);
+  gather_keys(w, keys[Wv][s], c);
+  gather_keys(k, keys[Kv][s], c);
+  gather_keys(a, keys[Av][s], c);
+  gather_keys(b, keys[Bv][s], c);
+}
+
 // Inverse of gather_keys.
 template <int R>
 __device__ __forceinline__ void scatter_keys(float* vec, const float (&x)[R], int c) {
@@ -128,7 +142,6 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(int T, int H, const f
   const int bh = blockIdx.x, b = bh / H, h = bh % H, i0 = blockIdx.y * R;
   const int row = threadIdx.x / L, c = threadIdx.x % L, i = i0 + row;
   const int n_chunks = (T + kChunk - 1) / kChunk;
-  enum { Rv, Wv, Kv, Av, Bv, NK };
   __shared__ __align__(16) float keys[2][NK][P][N];  // two stages of r, w, k, a, b
   __shared__ __align__(16) float vals[2][1][P][R];  // two stages of v, the block's rows only
   const float* const key_src[NK] = {r, w, k, a, bb};
@@ -150,11 +163,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(int T, int H, const f
       const int t = t0 + s;
       if (ckpt && t % kChunk == 0) scatter_keys(ckpt + ((size_t(bh) * n_chunks + t / kChunk) * N + i) * N, S, c);
       float rt[R], wt[R], kt[R], at_[R], bt[R];
-      gather_keys(rt, keys[st][Rv][s], c);
-      gather_keys(wt, keys[st][Wv][s], c);
-      gather_keys(kt, keys[st][Kv][s], c);
-      gather_keys(at_, keys[st][Av][s], c);
-      gather_keys(bt, keys[st][Bv][s], c);
+      gather_step(keys[st], s, c, rt, wt, kt, at_, bt);
       const float vi = vals[st][0][s][row];
       float part[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
@@ -200,7 +209,6 @@ __global__ void __cluster_dims__(1, Split<R>::kBlocks, 1) __launch_bounds__(kThr
   const int bh = blockIdx.x, b = bh / H, h = bh % H, i0 = blockIdx.y * R;
   const int j = threadIdx.x, row = threadIdx.x / L, c = threadIdx.x % L;
   const int n_chunks = (T + kChunk - 1) / kChunk;
-  enum { Rv, Wv, Kv, Av, Bv, NK };
   enum { V, DY, SA, NR };
   enum { GR, GW, GK, GA, GB, NG };  // key-indexed gradients: dr, dw, dk, da, db
   __shared__ __align__(16) float keys[2][NK][P][N];  // stages of r, w, k, a, b, walked backwards
@@ -241,11 +249,7 @@ __global__ void __cluster_dims__(1, Split<R>::kBlocks, 1) __launch_bounds__(kThr
       // dS_{t-1} = dS_t diag(w) + (dS_t b) aᵀ.
       {
         float rt[R], wt[R], kt[R], at_[R], bt[R];
-        gather_keys(rt, keys[st][Rv][s], c);
-        gather_keys(wt, keys[st][Wv][s], c);
-        gather_keys(kt, keys[st][Kv][s], c);
-        gather_keys(at_, keys[st][Av][s], c);
-        gather_keys(bt, keys[st][Bv][s], c);
+        gather_step(keys[st], s, c, rt, wt, kt, at_, bt);
         const float dyi = vals[st][DY][s][row];
         float pv[4] = {0.f, 0.f, 0.f, 0.f}, psb[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
