@@ -77,6 +77,17 @@ struct Steps : rwkv::TuneObserver {
   std::vector<double> evals;
 };
 
+// A short run of the student on `data` writing `out`: no snapshots, no autosaves.
+rwkv::TuneConfig student_run(const std::string& data, const std::string& out) {
+  rwkv::TuneConfig c;
+  c.model = kStudent;
+  c.data = data;
+  c.out = out;
+  c.snapshot_every = 0;
+  c.autosave_every = 0;
+  return c;
+}
+
 }  // namespace
 
 class TestGuided : public QObject {
@@ -212,13 +223,10 @@ class TestGuided : public QObject {
     QTemporaryDir dir;
     const std::string data = dir.filePath("arith.jsonl").toStdString();
     write_lines(res("tasks/format_train.jsonl"), data, 6);  // where the two demo models differ most
-    rwkv::TuneConfig c;
-    c.model = kStudent;
+    rwkv::TuneConfig c = student_run(data, dir.filePath("kl.rwkvstate").toStdString());
     c.guide = kGuide;
     c.guided = "kl";
     c.guide_filter = false;  // the guide answers format questions in sentences, not in the reference's card form
-    c.data = data;
-    c.out = dir.filePath("kl.rwkvstate").toStdString();
     c.eval_fraction = 0;
     c.micro_bsz = 6;  // one step = every kept answer, so the step KLs are comparable
     c.max_steps = 8;
@@ -226,8 +234,6 @@ class TestGuided : public QObject {
     c.lr_final = 0.2;
     c.warmup_steps = 0;
     c.guide_max_tokens = 96;
-    c.snapshot_every = 0;
-    c.autosave_every = 0;
     Steps obs;
     rwkv::Tuner t(c, &obs);
     const auto sum = t.run(&obs);
@@ -257,17 +263,12 @@ class TestGuided : public QObject {
     QTemporaryDir dir;
     const std::string data = dir.filePath("short.jsonl").toStdString();
     write_lines(res("tasks/arith_short_train.jsonl"), data, 10);
-    rwkv::TuneConfig c;
-    c.model = kStudent;
-    c.data = data;
-    c.out = dir.filePath("p.rwkvstate").toStdString();
+    rwkv::TuneConfig c = student_run(data, dir.filePath("p.rwkvstate").toStdString());
     c.eval_fraction = 0.3;
     c.micro_bsz = 4;
     c.max_steps = 1;
     c.lr = 1e-9;  // the held-out losses below are the zero state's
     c.lr_final = 1e-9;
-    c.snapshot_every = 0;
-    c.autosave_every = 0;
     Steps plain;
     rwkv::Tuner(c, &plain).run(&plain);
     c.guided = "cot";
@@ -290,19 +291,14 @@ class TestGuided : public QObject {
     QTemporaryDir dir;
     const std::string data = dir.filePath("arith.jsonl").toStdString();
     write_lines(res("tasks/arith_train.jsonl"), data, 2);
-    rwkv::TuneConfig c;
-    c.model = kStudent;
+    rwkv::TuneConfig c = student_run(data, dir.filePath("m.rwkvstate").toStdString());
     c.guide = kStudent;  // the guide is the student: at S0 = 0 every continuation's KL is 0
     c.guided = "kl_multi";
     c.guide_filter = false;
-    c.data = data;
-    c.out = dir.filePath("m.rwkvstate").toStdString();
     c.eval_fraction = 0;
     c.micro_bsz = 2;
     c.max_steps = 2;
     c.guide_max_tokens = 48;
-    c.snapshot_every = 0;
-    c.autosave_every = 0;
     Steps obs;
     rwkv::Tuner t(c, &obs);
     const auto sum = t.run(&obs);
