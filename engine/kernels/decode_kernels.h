@@ -13,35 +13,34 @@
 
 namespace rwkv::cuda {
 
-// ---- LayerNorm + token shift -------------------------------------------------------------
+// ---- LayerNorm of one vector ---------------------------------------------------------------
 
-constexpr int kMaxMix = 6;  // r, w, k, v, a, g
-
-// xn = LayerNorm(in; ln_w, ln_b) (eps 1e-5), in = x, or emb[*token] when x is null.
-// With n_mix > 0 (shift required): out[m] = xn + (shift - xn) * mix[m] for m < n_mix
-// (out [n_mix][C]), then shift = xn. With n_mix == 0: out = xn (shift unused).
-struct NormMixArgs {
+// out = LayerNorm(in; ln_w, ln_b) (eps 1e-5), in = x, or emb[*token] when x is null: the
+// embedding norm and ln_out. The LayerNorms inside a layer are computed by the matrix-vector
+// kernel that reads them (MatvecJob::ln_w).
+struct LayerNormArgs {
   const float* x;              // [C], or null to read the embedding row
   const __nv_bfloat16* emb;    // [V,C] (only when x is null)
   const int64_t* token;        // [1]  (only when x is null)
   const float* ln_w;           // [C]
   const float* ln_b;           // [C]
-  float* shift;                // [C] previous token's xn, replaced by this token's
-  const float* mix[kMaxMix];   // [C] lerp coefficients
-  int n_mix;
-  float* out;                  // [max(n_mix,1)][C]
+  float* out;                  // [C]
   int C;
 };
-cudaError_t norm_mix(const NormMixArgs& args, cudaStream_t stream, bool pdl);
+cudaError_t layer_norm(const LayerNormArgs& args, cudaStream_t stream, bool pdl);
 
 // ---- bf16 matrix-vector products, several in one launch ----------------------------------
 
-enum class InputAct : int { None, Tanh, Sigmoid };          // applied to x on load
+enum class InputAct : int { None, Tanh, Sigmoid };          // applied to the input on load
 enum class Epilogue : int { Store, AddTo, ReluSquare };     // y = s | y += s | y = max(s,0)^2
 
-// s = W act(x) for an nn.Linear weight W [rows, cols] (row-major). act(x) is rounded to bf16
-// before the product (as the eager forward does with x.to(bf16)); the sum is fp32.
-// Layout rules (matvec_job_ok): W 16-byte aligned, cols a multiple of 8 and <= kMaxCols.
+// s = W in for an nn.Linear weight W [rows, cols] (row-major). The input `in` is act(x), or
+// with ln_w set the LayerNorm of x (eps 1e-5, every block computes it for itself, so that no
+// separate kernel and no extra kernel boundary sit between the residual stream and its
+// projections), and with mix set too the token-shift lerp xn + (shift - xn) * mix.
+// `in` is rounded to bf16 before the product (as the eager forward does with x.to(bf16)); the
+// sum is fp32. Layout rules (matvec_job_ok): W and every vector 16-byte aligned, cols a
+// multiple of 8 and <= kMaxCols (<= kMaxNormCols with ln_w).
 struct MatvecJob {
   const __nv_bfloat16* W;  // [rows, cols]
   const float* x;          // [cols]
@@ -50,14 +49,28 @@ struct MatvecJob {
   int cols;
   InputAct act;
   Epilogue epi;
+  const float* ln_w = nullptr;   // [cols] LayerNorm weight, or null: no LayerNorm
+  const float* ln_b = nullptr;   // [cols]
+  const float* shift = nullptr;  // [cols] previous token's LayerNorm output (with mix)
+  const float* mix = nullptr;    // [cols] lerp coefficients, or null: in = xn
 };
 
 constexpr int kMaxMatvecJobs = 8;
-constexpr int kMaxCols = 24576;  // act(x) is staged in shared memory as bf16: <= 48 KiB
+constexpr int kMaxCols = 24576;     // the input is staged in shared memory as bf16: <= 48 KiB
+constexpr int kMaxNormCols = 4096;  // a LayerNorm input is held in registers while reduced
 
+// Jobs run in one launch and must be independent of each other. Two side tasks carry the token
+// shift without a kernel of their own: save_norm receives job 0's LayerNorm output xn (job 0
+// must have ln_w; written by one block), and after waiting for the previous kernel one block
+// copies copy_n floats from copy_src to copy_dst (the next launch copies the saved xn into the
+// shift state, once every block of this one has read the old shift).
 struct MatvecBatch {
   MatvecJob job[kMaxMatvecJobs];
   int n = 0;
+  float* save_norm = nullptr;     // [job[0].cols]
+  const float* copy_src = nullptr;
+  float* copy_dst = nullptr;
+  int copy_n = 0;
   void add(const MatvecJob& j) {
     if (n < kMaxMatvecJobs) job[n] = j;
     ++n;  // an overfull batch is refused by matvec_bf16
@@ -65,9 +78,9 @@ struct MatvecBatch {
 };
 
 bool matvec_job_ok(const MatvecJob& j);
-// All jobs of the batch in one launch; they must be independent of each other. Returns
-// cudaErrorInvalidValue, launching nothing, when the batch is empty, too long, or a job breaks
-// the layout rules.
+// All jobs of the batch in one launch. Returns cudaErrorInvalidValue, launching nothing, when
+// the batch is empty, too long, a job breaks the layout rules, or save_norm is set and job 0
+// has no LayerNorm.
 cudaError_t matvec_bf16(const MatvecBatch& batch, cudaStream_t stream, bool pdl);
 
 // ---- one wkv step with everything around it ----------------------------------------------

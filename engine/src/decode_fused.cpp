@@ -49,8 +49,15 @@ cuda::MatvecJob job(const __nv_bfloat16* W, const float* x, float* y, int64_t ro
   return {W, x, y, int(rows), int(cols), act, epi};
 }
 
-cuda::NormMixArgs norm(const float* x, const float* ln_w, const float* ln_b, float* out, int64_t C) {
-  cuda::NormMixArgs a{};
+// The job's input is LayerNorm(x; ln_w, ln_b), lerped with shift by mix when mix is given.
+cuda::MatvecJob normed(cuda::MatvecJob j, const float* ln_w, const float* ln_b, const float* shift = nullptr,
+                       const float* mix = nullptr) {
+  j.ln_w = ln_w, j.ln_b = ln_b, j.shift = shift, j.mix = mix;
+  return j;
+}
+
+cuda::LayerNormArgs norm(const float* x, const float* ln_w, const float* ln_b, float* out, int64_t C) {
+  cuda::LayerNormArgs a{};
   a.x = x;
   a.ln_w = ln_w;
   a.ln_b = ln_b;
@@ -61,14 +68,14 @@ cuda::NormMixArgs norm(const float* x, const float* ln_w, const float* ln_b, flo
 
 // The kernels of one layer, in launch order.
 struct LayerPlan {
-  cuda::NormMixArgs att_norm;    // mixed[6] = lerps of ln1(x) with att_shift
-  cuda::MatvecBatch from_mix;    // r, k, v and the LoRA down-projections
-  cuda::MatvecBatch lora_up;     // the LoRA up-projections (tanh / sigmoid on their inputs)
+  cuda::MatvecBatch from_mix;    // r, k, v and the LoRA down-projections of the lerps of ln1(x)
+                                 // with att_shift; saves ln1(x)
+  cuda::MatvecBatch lora_up;     // the LoRA up-projections (tanh / sigmoid on their inputs);
+                                 // att_shift = the saved ln1(x)
   cuda::WkvStepArgs wkv;         // gated = (GroupNorm(S r) + bonus) * g
   cuda::MatvecBatch att_out;     // x += W_o gated
-  cuda::NormMixArgs ffn_norm;    // xk = lerp of ln2(x) with ffn_shift
-  cuda::MatvecBatch ffn_key;     // hidden = relu(W_key xk)^2
-  cuda::MatvecBatch ffn_value;   // x += W_val hidden
+  cuda::MatvecBatch ffn_key;     // hidden = relu(W_key lerp(ln2(x), ffn_shift))^2; saves ln2(x)
+  cuda::MatvecBatch ffn_value;   // x += W_val hidden; ffn_shift = the saved ln2(x)
 };
 
 }  // namespace
@@ -82,6 +89,8 @@ bool decode_fused_supported(const Model::Impl& m, std::string* why) {
   if (!m.device.is_cuda()) return no("the model is not on a CUDA device");
   if (m.dtype != torch::kBFloat16) return no("the matrices are not bf16");
   if (d.head_size != kHeadSize) return no("head size " + std::to_string(d.head_size) + " (the kernel needs 64)");
+  if (d.n_embd > cuda::kMaxNormCols)
+    return no("n_embd = " + std::to_string(d.n_embd) + " is above the fused LayerNorm's " + std::to_string(cuda::kMaxNormCols));
   std::vector<std::pair<const char*, int64_t>> widths = {
       {"n_embd", d.n_embd}, {"dim_ffn", d.dim_ffn}, {"d_decay", d.d_decay}, {"d_aaa", d.d_aaa}, {"d_gate", d.d_gate}};
   if (d.n_layer > 1) widths.push_back({"d_mv", d.d_mv});  // the value residual starts at layer 1
@@ -90,10 +99,15 @@ bool decode_fused_supported(const Model::Impl& m, std::string* why) {
       return no(std::string(w.first) + " = " + std::to_string(w.second) + " is not a multiple of 8 up to " +
                 std::to_string(cuda::kMaxCols));
   bool ok = aligned16(m.emb) && aligned16(m.head);
-  for (const auto& lw : m.layers)
+  for (const auto& lw : m.layers) {
     for (const auto* t : {&lw.att.Wr, &lw.att.Wk, &lw.att.Wv, &lw.att.Wo, &lw.ffn.Wkey, &lw.ffn.Wval})
       ok = ok && t->is_contiguous() && aligned16(*t);
-  if (!ok) return no("a weight matrix is not 16-byte aligned");
+    // the vectors the matrix-vector kernel reads as float4
+    for (const auto* t : {&lw.ln1_w, &lw.ln1_b, &lw.ln2_w, &lw.ln2_b, &lw.att.x_r, &lw.att.x_w, &lw.att.x_k, &lw.att.x_v,
+                          &lw.att.x_a, &lw.att.x_g, &lw.ffn.x_k})
+      ok = ok && aligned16(*t);
+  }
+  if (!ok) return no("a weight is not 16-byte aligned");
   return true;
 }
 
@@ -101,9 +115,9 @@ struct DecodeFused::Impl {
   torch::Device device = torch::kCUDA;
   bool pdl = false;                  // programmatic dependent launches (sm_90 and later)
   std::vector<torch::Tensor> owned;  // transposed LoRA matrices and scratch vectors
-  cuda::NormMixArgs embed{};         // x = ln0(emb[token])
+  cuda::LayerNormArgs embed{};       // x = ln0(emb[token])
   std::vector<LayerPlan> layers;
-  cuda::NormMixArgs out_norm{};      // xn = ln_out(x)
+  cuda::LayerNormArgs out_norm{};    // xn = ln_out(x)
   cuda::MatvecBatch head;            // logits = head xn
 
   float* scratch(int64_t n) {
@@ -136,7 +150,7 @@ DecodeFused::DecodeFused(const Model::Impl& m, const RecurrentState& state, cons
   torch::NoGradGuard no_grad;
 
   float* x = g.scratch(C);            // residual stream
-  float* mixed = g.scratch(6 * C);    // x_r, x_w, x_k, x_v, x_a, x_g
+  float* xn_att = g.scratch(C);       // ln1(x), the next token's att_shift
   float* r = g.scratch(C);
   float* k = g.scratch(C);
   float* v = g.scratch(C);
@@ -150,7 +164,7 @@ DecodeFused::DecodeFused(const Model::Impl& m, const RecurrentState& state, cons
   float* g_up = g.scratch(C);
   float* v_first = g.scratch(C);
   float* gated = g.scratch(C);        // time-mix output before W_o
-  float* xk_ffn = g.scratch(C);
+  float* xn_ffn = g.scratch(C);       // ln2(x), the next token's ffn_shift
   float* hidden = g.scratch(F);
   float* xn = g.scratch(C);           // ln_out(x)
 
@@ -165,28 +179,29 @@ DecodeFused::DecodeFused(const Model::Impl& m, const RecurrentState& state, cons
     auto vec = [&](const torch::Tensor& t, const char* name) { return f32(t, C, b + name); };
     LayerPlan p{};
 
-    p.att_norm = norm(x, vec(lw.ln1_w, "ln1.weight"), vec(lw.ln1_b, "ln1.bias"), mixed, C);
-    p.att_norm.shift = f32(state.att_shift[size_t(l)], C, b + "att_shift");
-    const std::pair<const torch::Tensor*, const char*> lerp[] = {{&at.x_r, "att.x_r"}, {&at.x_w, "att.x_w"},
-                                                                  {&at.x_k, "att.x_k"}, {&at.x_v, "att.x_v"},
-                                                                  {&at.x_a, "att.x_a"}, {&at.x_g, "att.x_g"}};
-    for (int i = 0; i < 6; ++i) p.att_norm.mix[i] = vec(*lerp[i].first, lerp[i].second);
-    p.att_norm.n_mix = 6;
-    const float *xr = mixed, *xw = mixed + C, *xk = mixed + 2 * C, *xv = mixed + 3 * C, *xa = mixed + 4 * C,
-                *xg = mixed + 5 * C;
-
-    p.from_mix.add(job(bf16(at.Wr, C, C, b + "att.receptance.weight"), xr, r, C, C));
-    p.from_mix.add(job(bf16(at.Wk, C, C, b + "att.key.weight"), xk, k, C, C));
-    p.from_mix.add(job(bf16(at.Wv, C, C, b + "att.value.weight"), xv, v, C, C));
-    p.from_mix.add(job(g.transposed(at.w1, b + "att.w1"), xw, w_down, Dw, C));
-    p.from_mix.add(job(g.transposed(at.a1, b + "att.a1"), xa, a_down, Da, C));
-    if (l > 0) p.from_mix.add(job(g.transposed(at.v1, b + "att.v1"), xv, v_down, Dv, C));
-    p.from_mix.add(job(g.transposed(at.g1, b + "att.g1"), xg, g_down, Dg, C));
+    const float* ln1_w = vec(lw.ln1_w, "ln1.weight");
+    const float* ln1_b = vec(lw.ln1_b, "ln1.bias");
+    float* att_shift = f32(state.att_shift[size_t(l)], C, b + "att_shift");
+    // r, k, v and the LoRA down-projections, each from ln1(x) lerped with att_shift by its mix.
+    auto from_ln1 = [&](const torch::Tensor& W, const char* what, const torch::Tensor& mix, const char* mix_name,
+                        float* y, int64_t rows, bool lora) {
+      const __nv_bfloat16* Wp = lora ? g.transposed(W, b + what) : bf16(W, rows, C, b + what);
+      p.from_mix.add(normed(job(Wp, x, y, rows, C), ln1_w, ln1_b, att_shift, vec(mix, mix_name)));
+    };
+    from_ln1(at.Wr, "att.receptance.weight", at.x_r, "att.x_r", r, C, false);
+    from_ln1(at.Wk, "att.key.weight", at.x_k, "att.x_k", k, C, false);
+    from_ln1(at.Wv, "att.value.weight", at.x_v, "att.x_v", v, C, false);
+    from_ln1(at.w1, "att.w1", at.x_w, "att.x_w", w_down, Dw, true);
+    from_ln1(at.a1, "att.a1", at.x_a, "att.x_a", a_down, Da, true);
+    if (l > 0) from_ln1(at.v1, "att.v1", at.x_v, "att.x_v", v_down, Dv, true);
+    from_ln1(at.g1, "att.g1", at.x_g, "att.x_g", g_down, Dg, true);
+    p.from_mix.save_norm = xn_att;
 
     p.lora_up.add(job(g.transposed(at.w2, b + "att.w2"), w_down, w_up, C, Dw, InputAct::Tanh));
     p.lora_up.add(job(g.transposed(at.a2, b + "att.a2"), a_down, a_up, C, Da));
     if (l > 0) p.lora_up.add(job(g.transposed(at.v2, b + "att.v2"), v_down, v_up, C, Dv));
     p.lora_up.add(job(g.transposed(at.g2, b + "att.g2"), g_down, g_up, C, Dg, InputAct::Sigmoid));
+    p.lora_up.copy_src = xn_att, p.lora_up.copy_dst = att_shift, p.lora_up.copy_n = int(C);
 
     auto& s = p.wkv;
     s.r = r, s.k = k, s.v = v;
@@ -201,18 +216,18 @@ DecodeFused::DecodeFused(const Model::Impl& m, const RecurrentState& state, cons
 
     p.att_out.add(job(bf16(at.Wo, C, C, b + "att.output.weight"), gated, x, C, C, InputAct::None, Epilogue::AddTo));
 
-    p.ffn_norm = norm(x, vec(lw.ln2_w, "ln2.weight"), vec(lw.ln2_b, "ln2.bias"), xk_ffn, C);
-    p.ffn_norm.shift = f32(state.ffn_shift[size_t(l)], C, b + "ffn_shift");
-    p.ffn_norm.mix[0] = vec(lw.ffn.x_k, "ffn.x_k");
-    p.ffn_norm.n_mix = 1;
-    p.ffn_key.add(job(bf16(lw.ffn.Wkey, F, C, b + "ffn.key.weight"), xk_ffn, hidden, F, C, InputAct::None,
-                      Epilogue::ReluSquare));
+    float* ffn_shift = f32(state.ffn_shift[size_t(l)], C, b + "ffn_shift");
+    p.ffn_key.add(normed(job(bf16(lw.ffn.Wkey, F, C, b + "ffn.key.weight"), x, hidden, F, C, InputAct::None,
+                             Epilogue::ReluSquare),
+                         vec(lw.ln2_w, "ln2.weight"), vec(lw.ln2_b, "ln2.bias"), ffn_shift, vec(lw.ffn.x_k, "ffn.x_k")));
+    p.ffn_key.save_norm = xn_ffn;
     p.ffn_value.add(job(bf16(lw.ffn.Wval, C, F, b + "ffn.value.weight"), hidden, x, C, F, InputAct::None,
                         Epilogue::AddTo));
+    p.ffn_value.copy_src = xn_ffn, p.ffn_value.copy_dst = ffn_shift, p.ffn_value.copy_n = int(C);
     for (const auto* batch : {&p.from_mix, &p.lora_up, &p.att_out, &p.ffn_key, &p.ffn_value})
       for (int i = 0; i < batch->n; ++i)
         if (!cuda::matvec_job_ok(batch->job[i]))
-          throw Error(ErrorKind::Argument, "fused decode: " + b + " has a matrix the matrix-vector kernel cannot read");
+          throw Error(ErrorKind::Argument, "fused decode: " + b + " has a matrix or vector the matrix-vector kernel cannot read (shape or 16-byte alignment)");
     g.layers.push_back(p);
   }
 
@@ -233,18 +248,16 @@ void DecodeFused::run() {
       throw Error(ErrorKind::Argument, std::string("fused decode: launching ") + what + ": " + cudaGetErrorString(e));
   };
   // The first kernel waits for whatever the stream did before (token, state copies) in full.
-  check(cuda::norm_mix(g.embed, stream, false), "the embedding norm");
+  check(cuda::layer_norm(g.embed, stream, false), "the embedding norm");
   for (const auto& p : g.layers) {
-    check(cuda::norm_mix(p.att_norm, stream, g.pdl), "ln1 + token shift");
-    check(cuda::matvec_bf16(p.from_mix, stream, g.pdl), "r, k, v and LoRA down");
+    check(cuda::matvec_bf16(p.from_mix, stream, g.pdl), "ln1, token shift, r, k, v and LoRA down");
     check(cuda::matvec_bf16(p.lora_up, stream, g.pdl), "LoRA up");
     check(cuda::wkv_step(p.wkv, stream, g.pdl), "the wkv step");
     check(cuda::matvec_bf16(p.att_out, stream, g.pdl), "W_o");
-    check(cuda::norm_mix(p.ffn_norm, stream, g.pdl), "ln2 + token shift");
-    check(cuda::matvec_bf16(p.ffn_key, stream, g.pdl), "W_key");
+    check(cuda::matvec_bf16(p.ffn_key, stream, g.pdl), "ln2, token shift and W_key");
     check(cuda::matvec_bf16(p.ffn_value, stream, g.pdl), "W_value");
   }
-  check(cuda::norm_mix(g.out_norm, stream, g.pdl), "ln_out");
+  check(cuda::layer_norm(g.out_norm, stream, g.pdl), "ln_out");
   check(cuda::matvec_bf16(g.head, stream, g.pdl), "the head");
 }
 

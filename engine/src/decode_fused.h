@@ -1,7 +1,8 @@
-// One token of batch-1 decoding on CUDA as 8 fused kernels per layer (engine/kernels/
-// decode_kernels.h) instead of the eager forward's ~60: LayerNorm and token shift in one, each
-// stage of independent bf16 matrix-vector products in one, the wkv step with its gates and
-// GroupNorm in one. DecodeGraph captures run() into its CUDA graph.
+// One token of batch-1 decoding on CUDA as 6 fused kernels per layer (engine/kernels/
+// decode_kernels.h) instead of the eager forward's ~60: each stage of independent bf16
+// matrix-vector products in one launch, the LayerNorms and token-shift lerps computed by the
+// matrix-vector kernels that read them, the wkv step with its gates and GroupNorm in one.
+// DecodeGraph captures run() into its CUDA graph.
 #pragma once
 #include <memory>
 #include <string>

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Nsight Compute on the fused decode step (GPU machine): duration and DRAM throughput of each of
-# the 195 kernels of one 1.5B-shaped token (random weights; the un-captured warm-up step that
+# the 147 kernels of one 1.5B-shaped token (random weights; the un-captured warm-up step that
 # DecodeGraph runs before capturing), then the summed duration per kernel kind. Gaps between
 # kernels are not in these sums: compare their total with the bench's time per token.
 # Writes the full report to $OUT/ncu-decode.txt.
@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 REPORT=${OUT:-.}/ncu-decode.txt
 export LD_LIBRARY_PATH=$ROOT/.devdeps/lib:${LD_LIBRARY_PATH:-}
-"$NCU" --clock-control none -k regex:"matvec_kernel|norm_mix_kernel|wkv_step_kernel" -c 195 \
+"$NCU" --clock-control none -k regex:"matvec_kernel|layer_norm_kernel|wkv_step_kernel" -c 147 \
   --section SpeedOfLight \
   "$ROOT/build-gpu/app/rwkv-tune" bench --device cuda --shape 1.5b --what decode --decode-tokens 1 --iters 1 --warmup 0 \
   > "$REPORT" 2>&1
