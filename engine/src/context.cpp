@@ -75,7 +75,7 @@ std::vector<float> Context::step(int token) {
   if (decode_graph_enabled(m) && !impl_->state.kernel) {  // the captured graph has no kernel part
     if (token < 0 || token >= m.info.dims.n_vocab) token_tensor({token}, m.info.dims.n_vocab);  // throws
     if (!impl_->graph) impl_->graph = std::make_unique<DecodeGraph>(m, decode_fused_enabled(m));
-    return to_vector(impl_->graph->step(token, impl_->state));
+    return impl_->graph->step(token, impl_->state);
   }
   auto ids = token_tensor({token}, model_->dims().n_vocab);
   auto res = forward(model_->impl(), ids, impl_->state, true);

@@ -1,9 +1,12 @@
 // Single-stream decoding on CUDA as one replayed CUDA graph per token. What the graph holds is
-// the fused decode step (decode_fused.h, 8 kernels per layer) where the model allows it, else
+// the fused decode step (decode_fused.h, 6 kernels per layer) where the model allows it, else
 // the eager forward (~60 small kernels per layer); either way a step costs one graph launch.
+// The token's upload and the logits' download are in the graph too, through pinned host buffers,
+// so that a step is: write the token, replay, wait, copy the logits out.
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "forward.h"
 
@@ -15,8 +18,8 @@ class DecodeGraph {
   DecodeGraph(const Model::Impl& m, bool fused);
   ~DecodeGraph();
   // One token through the model from `state` (batch 1); on return `state` holds the graph's
-  // static buffers with the new state. Returns the logits [V] fp32 on the device.
-  torch::Tensor step(int token, RecurrentState& state);
+  // static buffers with the new state. Returns the logits [V]; waits for the GPU.
+  std::vector<float> step(int token, RecurrentState& state);
   bool fused() const;
 
  private:
