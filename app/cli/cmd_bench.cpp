@@ -63,7 +63,9 @@ int cmd_bench(const Args& args) {
       .option("decode-tokens", "N", "tokens generated for the decode figure", "128")
       .option("iters", "N", "timed iterations (median reported)", "5")
       .option("warmup", "N", "untimed iterations first", "2")
-      .flag("recompute", "tune: re-run each layer in the backward (as `tune --recompute`): less memory, one more forward");
+      .flag("recompute", "tune: re-run each layer in the backward (as `tune --recompute`): less memory, one more forward")
+      .option("profile", "FILE", "tune: profile one more step and write where its time went (GPU kernels, aten ops) to FILE, "
+                                 "its trace to FILE.json; one shape, ctx and bsz only");
   a.parse(args);
   rwkv::LoadOptions opt;
   opt.device = a.str("device");
@@ -75,6 +77,11 @@ int cmd_bench(const Args& args) {
   spec.recompute = a.has("recompute");
   const auto ctxs = int_list(a, "ctx"), bszs = int_list(a, "bsz");
   const std::vector<std::string> shapes = a.has("model") ? std::vector<std::string>{a.str("model")} : str_list(a.str("shape"));
+  if (a.has("profile")) {
+    if (ctxs.size() * bszs.size() * shapes.size() != 1) a.fail("--profile: give one shape, one --ctx and one --bsz");
+    if (a.str("what").find("tune") == std::string::npos) a.fail("--profile profiles the tuning step: add tune to --what");
+    spec.profile = a.str("profile");
+  }
   for (const auto& shape : shapes) {
     auto model = a.has("model") ? rwkv::Model::load(shape, opt) : rwkv::Model::random(shape_dims(shape), 0, opt);
     const auto& d = model->dims();

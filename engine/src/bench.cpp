@@ -11,6 +11,7 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
+#include "bench_profile.h"
 #include "decode_graph.h"
 #include "forward.h"
 #include "tune_loss.h"
@@ -126,6 +127,7 @@ BenchResult run_bench(const std::shared_ptr<const Model>& model, const BenchSpec
       res.peak_mem_bytes = stats.allocated_bytes[0].peak;  // StatType::AGGREGATE
     }
 #endif
+    if (!spec.profile.empty()) profile_once(m.device, step, spec.profile);
   }
   return res;
 }

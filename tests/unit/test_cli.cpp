@@ -4,6 +4,7 @@
 // exit codes and messages of bad usage.
 #include <QCryptographicHash>
 #include <QFile>
+#include <QFileInfo>
 #include <QObject>
 #include <QRegularExpression>
 #include <QTemporaryDir>
@@ -159,6 +160,25 @@ class TestCli : public QObject {
         QVERIFY(j["tune_tok_s"].get<double>() > 0 && j["prefill_tok_s"].get<double>() > 0);
       }
     }
+  }
+
+  // --profile: one more tuning step under the profiler, summarised where its time went; on the
+  // CPU the summary names aten ops (the backward's, too) and a trace file is written beside it.
+  void benchProfile() {
+    QTemporaryDir dir;
+    const QString out = dir.filePath("profile.txt");
+    EXPECT_EXIT(r, (QStringList{"bench", "--shape", "tiny", "--what", "tune", "--ctx", "16", "--iters", "1", "--warmup",
+                                "0", "--profile", out}),
+                0);
+    QFile f(out);
+    QVERIFY2(f.open(QIODevice::ReadOnly), qPrintable(out));
+    const QString text = QString::fromUtf8(f.readAll());
+    QVERIFY2(text.contains("ms wall") && text.contains("aten::mm"), qPrintable(text.left(2000)));
+    QVERIFY2(!text.contains("did not run"), qPrintable(text.left(2000)));
+    QVERIFY(QFileInfo(out + ".json").size() > 0);
+    // More than one configuration would overwrite one file: refused.
+    EXPECT_EXIT(r2, (QStringList{"bench", "--shape", "tiny", "--what", "tune", "--bsz", "1,2", "--profile", out}), 2);
+    QVERIFY(r2.err.contains("--profile"));
   }
 
   void logitsMatchRwkvCpp() {

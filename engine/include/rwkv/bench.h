@@ -16,6 +16,8 @@ struct BenchSpec {
   int warmup = 2;
   int iters = 5;
   bool recompute = false;  // tune: re-run each layer in the backward (TuneConfig::recompute)
+  std::string profile;     // tune: if set, one more step under the profiler, summarised to this
+                           // file (GPU kernels and aten ops by time) with its trace in profile.json
 };
 
 struct BenchResult {
