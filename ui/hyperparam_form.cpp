@@ -150,6 +150,13 @@ HyperparamForm::HyperparamForm(QWidget* parent) : QWidget(parent) {
   device_->addItems({"cpu", "cuda"});
   device_->setToolTip("Where to tune: cpu, cuda or cuda:N (a GPU build of the engine is needed for cuda).");
   f->addRow("Device", device_);
+  recompute_ = new QCheckBox("recompute layers in the backward");
+  recompute_->setObjectName("recompute");
+  recompute_->setToolTip("Keep only each layer's inputs and run the layer again during the backward pass instead of "
+                         "keeping its activations: the same gradients in much less memory, about a third more time.\n"
+                         "Measured on an H100 (0.4B, ctx 4096, micro-batch 4): 14.5 GiB instead of 56 GiB, 23.4k "
+                         "instead of 31.6k tokens/s. For long contexts on a GPU that would otherwise run out of memory.");
+  f->addRow("Memory", recompute_);
   addReal(f, "seed", "Seed", "Seed of the data split and the sample order (same seed, same run); a whole number >= 0.");
   addInt(f, "autosaveEvery", "Autosave every", "Optimizer steps between autosaves (to resume); 0 = only on stop/finish.",
          -1, 1 << 24);
@@ -175,7 +182,7 @@ HyperparamForm::HyperparamForm(QWidget* parent) : QWidget(parent) {
   for (QSpinBox* s : ints_) connect(s, qOverload<int>(&QSpinBox::valueChanged), this, edited);
   connect(schedule_, &QComboBox::currentTextChanged, this, edited);
   for (QComboBox* c : {method_, support_, dbp_}) connect(c, &QComboBox::currentTextChanged, this, edited);
-  for (QCheckBox* c : {write_, taskGrad_, guideFilter_}) connect(c, &QCheckBox::toggled, this, edited);
+  for (QCheckBox* c : {write_, taskGrad_, guideFilter_, recompute_}) connect(c, &QCheckBox::toggled, this, edited);
   connect(guided_, &QComboBox::currentTextChanged, this, edited);
   connect(guided_, &QComboBox::currentTextChanged, this, &HyperparamForm::updateGuidedFields);
   connect(guide_, &FileField::chosen, this, edited);
@@ -323,6 +330,7 @@ void HyperparamForm::write(const rwkv::TuneConfig& c) {
   ints_["guidePoints"]->setValue(c.guide_points);
   updateGuidedFields();
   device_->setCurrentText(QString::fromStdString(c.device));
+  recompute_->setChecked(c.recompute);
   QStringList heads;
   for (const auto& [l, h] : c.snapshot_heads) heads << QString("%1:%2").arg(l).arg(h);
   heads_->setText(heads.join(", "));
@@ -412,6 +420,7 @@ QStringList HyperparamForm::read(rwkv::TuneConfig* cfg) const {
   atLeast("guideK", "Continuation k", 1, &c.guide_k);
   atLeast("guidePoints", "Branch points", 1, &c.guide_points);
   c.device = device_->currentText().trimmed().toStdString();
+  c.recompute = recompute_->isChecked();
   c.snapshot_heads.clear();
   const QString heads = heads_->text().trimmed();
   if (!heads.isEmpty()) {

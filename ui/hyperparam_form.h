@@ -40,7 +40,7 @@ class HyperparamForm : public QWidget {
 
   QComboBox* schedule_;
   QComboBox *method_, *support_, *dbp_;
-  QCheckBox *write_, *taskGrad_;
+  QCheckBox *write_, *taskGrad_, *recompute_;
   void updateGuidedFields();
   QComboBox* guided_;    // off, cot, kl, kl_multi
   FileField* guide_;     // the guide checkpoint (the one path this form holds: it belongs to the method)

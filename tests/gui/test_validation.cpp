@@ -1,6 +1,8 @@
 // Invalid choices are refused before anything runs, with a message in the window that says what
 // is wrong: no model, an unusable dataset, ctx_len 0, a negative learning rate, a model file that
-// does not load (an error dialog, and the window stays usable).
+// does not load (an error dialog, and the window stays usable). Also the memory option's
+// round trip through the form.
+#include <QCheckBox>
 #include <QComboBox>
 #include <QLabel>
 #include <QLineEdit>
@@ -8,10 +10,13 @@
 #include <QPushButton>
 #include <QTest>
 
+#include <algorithm>
+
 #include "engine_session.h"
 #include "fixtures.h"
 #include "gui_support.h"
 #include "message_banner.h"
+#include "setup_panel.h"
 
 namespace {
 
@@ -121,6 +126,28 @@ class Validation : public QObject {
     QVERIFY(w.startProblems().isEmpty());
     mode->setCurrentText("off");
     QVERIFY(w.startProblems().isEmpty());
+  }
+
+  // The memory option: the checkbox sets TuneConfig::recompute, the command preview shows the CLI
+  // flag, and a config written back into the form (a loaded run) sets the checkbox.
+  void recomputeOption() {
+    MainWindow w;
+    w.show();
+    QStringList problems;  // no model or data yet: not asked here
+    auto* box = gui::child<QCheckBox>(&w, "recompute");
+    QVERIFY(!box->toolTip().isEmpty() && !box->isChecked());
+    QVERIFY(!w.setup()->config(&problems).recompute);
+    box->click();
+    QVERIFY(w.setup()->config(&problems).recompute);
+    const auto argv = w.setup()->config(&problems).to_command_line();
+    QVERIFY(std::find(argv.begin(), argv.end(), "--recompute") != argv.end());
+    rwkv::TuneConfig c = w.setup()->config(&problems);
+    c.recompute = false;
+    w.setup()->setConfig(c);
+    QVERIFY(!box->isChecked());
+    c.recompute = true;
+    w.setup()->setConfig(c);
+    QVERIFY(box->isChecked());
   }
 
   void modelThatDoesNotLoad() {
