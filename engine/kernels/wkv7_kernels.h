@@ -1,25 +1,50 @@
-// Launchers of the wkv7 CUDA kernels (raw pointers, no torch). All tensors contiguous fp32:
-// r, w, k, v, a, b, y, sa, dy and the input grads [B,T,H,N]; s0, sT, dsT, ds0 [B,H,N,N] ([value][key]);
-// ckpt [B,H,ceil(T/16),N,N] = the state before each 16-step chunk (ckpt[...,0,:,:] = s0).
-// ckpt and sa may be null in the forward (inference: nothing kept for a backward). N must be 64.
-// Kernels run on `stream`; nothing synchronises the host. Each head runs as 4 blocks of 16 state
-// rows; the backward's 4 blocks form a thread-block cluster (sm_90+) and add their key-indexed
-// gradient partials in a fixed order, so results are reproducible run to run.
+// Launchers of the wkv7 CUDA kernels (raw pointers, no torch), per head (spec/rwkv7.md 6.1):
+//   S_t = S_{t-1} (diag(w_t) + a_t b_tᵀ) + v_t k_tᵀ,   y_t = S_t r_t,   S [value i][key j], N = 64.
+//
+// Time is cut into spans of kSpan steps that run in parallel (wkv7_spans.cu, wkv7_steps.cu):
+//   1. per span c, from the span's own inputs only: its transition G_c = Π_t (diag(w_t) + a_t b_tᵀ)
+//      and its offset D_c (the state it ends in when it starts from 0), so S_end = S_start G_c + D_c;
+//   2. one short sequential chain S_{c+1} = S_c G_c + D_c per head (ns - 1 matrix products);
+//   3. every span re-runs its steps from its start state, writing y (and what the backward needs).
+// The backward does the same with the adjoint: dS_start = dS_end G_cᵀ + E_c, E_c the span's
+// gradient of its start state when nothing flows in from its end; then every span runs the exact
+// per-step backward from its dS_end, in parallel. Spans make T steps a dependency chain of T/64
+// matrix products instead of T dependent steps.
+//
+// Tensors, all contiguous: r, k, v, a, b of type In (float or __nv_bfloat16) and w, y, sa, dy and
+// every gradient fp32, [B,T,H,N]; s0, sT, dsT, ds0 fp32 [B,H,N,N]; ckpt fp32 [B,H,ceil(T/16),N,N],
+// the state before every 16th step (ckpt[...,0,:,:] = s0); G fp32 [B,H,ns,N,N], ns = ceil(T/64).
+// Kernels run on `stream`; nothing synchronises the host; results are the same bits run to run.
 #pragma once
 #include <cuda_runtime.h>
+
+#include <cstddef>
 
 namespace rwkv::cuda {
 
 constexpr int kHeadSize = 64;
-constexpr int kChunk = 16;
+constexpr int kChunk = 16;  // checkpoint interval
+constexpr int kSpan = 64;   // steps per span (a multiple of kChunk)
 
-void wkv7_forward(int B, int T, int H, const float* r, const float* w, const float* k, const float* v,
-                  const float* a, const float* b, const float* s0, float* y, float* sT, float* ckpt,
-                  float* sa, cudaStream_t stream);
+inline int n_spans(int T) { return (T + kSpan - 1) / kSpan; }
+inline int n_chunks(int T) { return (T + kChunk - 1) / kChunk; }
 
-void wkv7_backward(int B, int T, int H, const float* r, const float* w, const float* k, const float* v,
-                   const float* a, const float* b, const float* sT, const float* ckpt, const float* sa,
-                   const float* dy, const float* dsT, float* dr, float* dw, float* dk, float* dv, float* da,
-                   float* db, float* ds0, cudaStream_t stream);
+// Scratch the launchers need, in floats (the caller allocates it on the device).
+size_t wkv7_workspace_floats(int B, int T, int H);
+
+// ckpt, sa and G may be null (inference: nothing is kept for a backward). G, when given, is kept
+// for the backward, which needs it whenever T > kSpan.
+template <typename In>
+void wkv7_forward(int B, int T, int H, const In* r, const float* w, const In* k, const In* v, const In* a,
+                  const In* b, const float* s0, float* y, float* sT, float* ckpt, float* sa, float* G, float* work,
+                  cudaStream_t stream);
+
+// dsT may be null (zero). With ds0_only, only ds0 is computed (dr .. db, ckpt and sa may be
+// null): the chain alone, no per-step backward.
+template <typename In>
+void wkv7_backward(int B, int T, int H, const In* r, const float* w, const In* k, const In* v, const In* a,
+                   const In* b, const float* sT, const float* ckpt, const float* sa, const float* G, const float* dy,
+                   const float* dsT, float* dr, float* dw, float* dk, float* dv, float* da, float* db, float* ds0,
+                   bool ds0_only, float* work, cudaStream_t stream);
 
 }  // namespace rwkv::cuda

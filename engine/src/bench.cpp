@@ -57,11 +57,14 @@ BenchResult run_bench(const std::shared_ptr<const Model>& model, const BenchSpec
     const int64_t B = spec.batch, T = spec.ctx, H = d.n_head, N = d.head_size;
     auto gen = torch::make_generator<torch::CPUGeneratorImpl>(3);
     auto rnd = [&](double s) { return (torch::randn({B, T, H, N}, gen) * s).to(m.device); };
-    const auto r = rnd(0.5), k = rnd(0.5), v = rnd(0.5);
+    auto r = rnd(0.5), k = rnd(0.5), v = rnd(0.5);
     const auto w = torch::exp(-std::exp(-0.5) * torch::sigmoid(rnd(2)));
     const auto kk = torch::nn::functional::normalize(rnd(1), torch::nn::functional::NormalizeFuncOptions().dim(-1));
-    const auto a = -kk, b = kk * torch::sigmoid(rnd(1));
+    auto a = -kk, b = kk * torch::sigmoid(rnd(1));
     const auto s0 = (torch::randn({B, H, N, N}, gen, torch::kFloat32) * 0.1).to(m.device);
+    if (m.device.is_cuda()) {  // what the tuner hands the kernel on a GPU: bf16, the decay in fp32
+      for (auto* t : {&r, &k, &v, &a, &b}) *t = t->to(torch::kBFloat16);
+    }
     {
       c10::InferenceMode guard;
       res.wkv_fwd_ms = 1e3 * time_median(m.device, spec, [&] { wkv7(r, w, k, v, a, b, s0); });

@@ -3,6 +3,7 @@
 
 #include "forward.h"
 #include "kernel_state.h"
+#include "tune_fused.h"
 
 namespace rwkv {
 
@@ -12,6 +13,8 @@ torch::Tensor micro_batch_ce_sum(const Model::Impl& m, const MicroBatch& mb, con
 
 torch::Tensor micro_batch_ce_sum(const Model::Impl& m, const MicroBatch& mb, const std::vector<torch::Tensor>& s0,
                                  const KernelTrain& kernel, std::vector<torch::Tensor>* z) {
+  if (!kernel.ext && int(s0.size()) == m.info.dims.n_layer && fused_tuning_applies(m))
+    return fused_ce_sum(m, mb, s0, kernel.recompute, tune_ops::Impl::Kernels);
   return torch::nn::functional::cross_entropy(
       micro_batch_logits(m, mb, s0, kernel, z), mb.labels,
       torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));

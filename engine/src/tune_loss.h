@@ -14,6 +14,7 @@ namespace rwkv {
 
 // s0: L x [H,N,N] fp32 (requires_grad for training, or not for eval), expanded over the batch.
 // Returns the summed cross-entropy over mb's targets, a 0-dim fp32 tensor on the model's device.
+// Plain states on a GPU with bf16 weights take the hand-written passes of tune_fused.h.
 torch::Tensor micro_batch_ce_sum(const Model::Impl& m, const MicroBatch& mb, const std::vector<torch::Tensor>& s0);
 
 struct KernelExt;

@@ -1,0 +1,126 @@
+// norm_mix_forward / norm_mix_backward (tune_kernels.h): one warp per row, lane l owning the
+// channel pairs 2l + 64i. Row statistics take two passes (mean, then squared deviations); the
+// rows stay in L1 between passes. The previous token's LayerNorm is recomputed by the warp that
+// needs it rather than exchanged.
+#include "tune_common.cuh"
+
+namespace rwkv::cuda {
+namespace tune {
+namespace {
+
+struct Stats {
+  float mean, rstd;
+};
+
+// Channels c, c+1 of x = x_in + add (add may be null) at row offset o.
+__device__ __forceinline__ float2 x_at(const float* x_in, const bf16* add, size_t o) {
+  const float2 x = ld2(x_in + o);
+  return add ? x + ld2(add + o) : x;
+}
+
+__device__ Stats row_stats(const float* x_in, const bf16* add, size_t row, int C) {
+  float s = 0.f;
+  for (int c = 2 * lane_id(); c < C; c += 64) {
+    const float2 x = x_at(x_in, add, row + c);
+    s += x.x + x.y;
+  }
+  const float mean = warp_sum(s) / C;
+  float q = 0.f;
+  for (int c = 2 * lane_id(); c < C; c += 64) {
+    const float2 x = x_at(x_in, add, row + c);
+    const float d0 = x.x - mean, d1 = x.y - mean;
+    q += d0 * d0 + d1 * d1;
+  }
+  return {mean, rsqrtf(warp_sum(q) / C + 1e-5f)};
+}
+
+__global__ void __launch_bounds__(kBlock) norm_mix_fwd(int M, int T, int C, const float* __restrict__ x_in,
+                                                       const bf16* __restrict__ add, const float* __restrict__ ln_w,
+                                                       const float* __restrict__ ln_b, const float* __restrict__ mu,
+                                                       int n_mix, float* __restrict__ x_out, MixOuts outs) {
+  const int m = warp_id();
+  if (m >= M) return;
+  const bool has_prev = m % T != 0;
+  const size_t o = size_t(m) * C, op = o - C;
+  const Stats s = row_stats(x_in, add, o, C);
+  const Stats sp = has_prev ? row_stats(x_in, add, op, C) : Stats{0.f, 0.f};
+  for (int c = 2 * lane_id(); c < C; c += 64) {
+    const float2 x = x_at(x_in, add, o + c), w = ld2(ln_w + c), b = ld2(ln_b + c);
+    if (add && x_out) st2(x_out + o + c, x.x, x.y);
+    const float a0 = (x.x - s.mean) * s.rstd * w.x + b.x, a1 = (x.y - s.mean) * s.rstd * w.y + b.y;
+    float p0 = 0.f, p1 = 0.f;
+    if (has_prev) {
+      const float2 xp = x_at(x_in, add, op + c);
+      p0 = (xp.x - sp.mean) * sp.rstd * w.x + b.x, p1 = (xp.y - sp.mean) * sp.rstd * w.y + b.y;
+    }
+#pragma unroll
+    for (int l = 0; l < kMaxMix; ++l)
+      if (l < n_mix) {
+        const float2 u = ld2(mu + size_t(l) * C + c);
+        st2(outs.p[l] + o + c, a0 + (p0 - a0) * u.x, a1 + (p1 - a1) * u.y);
+      }
+  }
+}
+
+__global__ void __launch_bounds__(kBlock) norm_mix_bwd(int M, int T, int C, const float* __restrict__ x,
+                                                       const float* __restrict__ ln_w, const float* __restrict__ mu,
+                                                       int n_mix, MixGrads d, const float* __restrict__ dres,
+                                                       float* __restrict__ dx, bf16* __restrict__ dx_bf) {
+  const int m = warp_id();
+  if (m >= M) return;
+  const bool has_next = m % T != T - 1;
+  const size_t o = size_t(m) * C;
+  const Stats s = row_stats(x, nullptr, o, C);
+  // g = (d xa) ln_w and the normalised input xh at channels c, c+1.
+  auto g_at = [&](int c, float2& g, float2& xh) {
+    float d0 = 0.f, d1 = 0.f;
+#pragma unroll
+    for (int l = 0; l < kMaxMix; ++l)
+      if (l < n_mix) {
+        const float2 u = ld2(mu + size_t(l) * C + c), here = ld2(d.p[l] + o + c);
+        d0 += here.x * (1.f - u.x), d1 += here.y * (1.f - u.y);
+        if (has_next) {
+          const float2 next = ld2(d.p[l] + o + C + c);
+          d0 += next.x * u.x, d1 += next.y * u.y;
+        }
+      }
+    const float2 w = ld2(ln_w + c), xv = ld2(x + o + c);
+    g = make_float2(d0 * w.x, d1 * w.y);
+    xh = make_float2((xv.x - s.mean) * s.rstd, (xv.y - s.mean) * s.rstd);
+  };
+  float sg = 0.f, sgx = 0.f;
+  for (int c = 2 * lane_id(); c < C; c += 64) {
+    float2 g, xh;
+    g_at(c, g, xh);
+    sg += g.x + g.y, sgx += g.x * xh.x + g.y * xh.y;
+  }
+  const float mg = warp_sum(sg) / C, mgx = warp_sum(sgx) / C;
+  for (int c = 2 * lane_id(); c < C; c += 64) {
+    float2 g, xh;
+    g_at(c, g, xh);
+    float r0 = s.rstd * (g.x - mg - xh.x * mgx), r1 = s.rstd * (g.y - mg - xh.y * mgx);
+    if (dres) {
+      const float2 dr = ld2(dres + o + c);
+      r0 += dr.x, r1 += dr.y;
+    }
+    st2(dx + o + c, r0, r1);
+    if (dx_bf) st2(dx_bf + o + c, r0, r1);
+  }
+}
+
+}  // namespace
+}  // namespace tune
+
+void norm_mix_forward(int M, int T, int C, const float* x_in, const bf16* add, const float* ln_w, const float* ln_b,
+                      const float* mu, int n_mix, float* x_out, MixOuts outs, cudaStream_t stream) {
+  tune::norm_mix_fwd<<<tune::blocks_for_warps(M), tune::kBlock, 0, stream>>>(M, T, C, x_in, add, ln_w, ln_b, mu,
+                                                                              n_mix, x_out, outs);
+}
+
+void norm_mix_backward(int M, int T, int C, const float* x, const float* ln_w, const float* mu, int n_mix,
+                       MixGrads douts, const float* dres, float* dx, bf16* dx_bf, cudaStream_t stream) {
+  tune::norm_mix_bwd<<<tune::blocks_for_warps(M), tune::kBlock, 0, stream>>>(M, T, C, x, ln_w, mu, n_mix, douts,
+                                                                              dres, dx, dx_bf);
+}
+
+}  // namespace rwkv::cuda

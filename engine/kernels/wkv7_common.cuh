@@ -1,0 +1,122 @@
+// Device helpers shared by the wkv7 span kernels (wkv7_spans.cu, wkv7_steps.cu).
+//
+// Every span kernel is one block of 256 threads per (batch*head, span) and holds a head's whole
+// 64 x 64 state. Row layout: thread tid owns row i = tid/4 (value index) and, with c = tid%4,
+// the 16 keys j = 4(c + 4q) + e (q, e < 4), kept as x[4q+e]. The 4 threads of a row are adjacent
+// lanes, so a row sum is 16 in-thread terms and two xor shuffles, and a key vector read by them
+// is one contiguous 64-float line broadcast to the warp's other rows.
+//
+// Inputs arrive by cp.async into shared memory, one stage of P steps ahead of their use.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_pipeline.h>
+
+#include <type_traits>
+
+#include "wkv7_kernels.h"
+
+namespace rwkv::cuda::wkv {
+
+constexpr int N = kHeadSize;
+constexpr int kThreads = 256;  // 64 rows x 4 lanes
+constexpr int kLanes = 4;      // threads per row
+constexpr int R = N / kLanes;  // keys per thread
+constexpr int P = 8;           // steps per prefetch stage (divides kSpan)
+static_assert(kSpan % P == 0 && kSpan % kChunk == 0, "stages and checkpoints tile a span");
+
+// x[b][t][h][n] in a contiguous [B,T,H,N] tensor.
+__device__ __forceinline__ size_t at(int b, int t, int h, int n, int T, int H) {
+  return ((size_t(b) * T + t) * H + h) * N + n;
+}
+
+// Sum over the 4 threads of a row (adjacent lanes); all 4 get the same bits.
+__device__ __forceinline__ float row_sum(float x) {
+  x += __shfl_xor_sync(0xffffffffu, x, 1);
+  return x + __shfl_xor_sync(0xffffffffu, x, 2);
+}
+
+__device__ __forceinline__ float to_f(float x) { return x; }
+__device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+// Four consecutive elements p[0..3] as floats (p 8- or 16-byte aligned).
+__device__ __forceinline__ void load4(const float* p, float* x) {
+  const float4 f = *reinterpret_cast<const float4*>(p);
+  x[0] = f.x, x[1] = f.y, x[2] = f.z, x[3] = f.w;
+}
+__device__ __forceinline__ void load4(const __nv_bfloat16* p, float* x) {
+  const uint2 u = *reinterpret_cast<const uint2*>(p);
+  const float2 lo = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.x));
+  const float2 hi = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.y));
+  x[0] = lo.x, x[1] = lo.y, x[2] = hi.x, x[3] = hi.y;
+}
+
+// Row layout: x[4q+e] = vec[4(c + 4q) + e], the thread's 16 entries of a key-indexed vector [N].
+template <typename T>
+__device__ __forceinline__ void gather_keys(float (&x)[R], const T* vec, int c) {
+#pragma unroll
+  for (int q = 0; q < R / 4; ++q) load4(vec + 4 * (c + kLanes * q), x + 4 * q);
+}
+
+// Inverse of gather_keys, into an fp32 vector.
+__device__ __forceinline__ void scatter_keys(float* vec, const float (&x)[R], int c) {
+#pragma unroll
+  for (int q = 0; q < R / 4; ++q)
+    *reinterpret_cast<float4*>(vec + 4 * (c + kLanes * q)) = make_float4(x[4 * q], x[4 * q + 1], x[4 * q + 2], x[4 * q + 3]);
+}
+
+// Starts the asynchronous copy of steps [t0, t0+P) of one [B,T,H,N] tensor into dst[P][N];
+// steps outside [lo, T) are skipped. The caller commits the group.
+template <typename T>
+__device__ __forceinline__ void stage_copy(T (*dst)[N], const T* src, int b, int h, int t0, int lo, int T_len,
+                                           int H) {
+  constexpr int per_step = N * int(sizeof(T)) / 16;  // 16-byte pieces of one step
+  for (int idx = threadIdx.x; idx < P * per_step; idx += kThreads) {
+    const int s = idx / per_step, q = idx % per_step, t = t0 + s;
+    constexpr int elems = 16 / int(sizeof(T));
+    if (t >= lo && t < T_len) __pipeline_memcpy_async(&dst[s][elems * q], src + at(b, t, h, elems * q, T_len, H), 16);
+  }
+}
+
+}  // namespace rwkv::cuda::wkv
+
+namespace rwkv::cuda::wkv {
+
+// Double-buffered stages of P steps: NI input vectors of type In and NF fp32 vectors. In = bf16
+// arrives raw and is widened once per block into `wide` (every row's threads then read floats),
+// In = float is read where it landed.
+template <typename In, int NI, int NF>
+struct Stages {
+  static constexpr bool kWiden = !std::is_same<In, float>::value;
+  __align__(16) In raw[2][NI][P][N];
+  __align__(16) float wide[kWiden ? NI : 1][P][N];
+  __align__(16) float f[2][NF > 0 ? NF : 1][P][N];
+
+  __device__ __forceinline__ const float* in(int st, int i, int s) const {
+    if constexpr (kWiden) return wide[i][s];
+    else return raw[st][i][s];
+  }
+  // After the stage's copies completed and a barrier: widen it (bf16 only), then a barrier.
+  __device__ __forceinline__ void widen(int st) {
+    if constexpr (kWiden) {
+      const __nv_bfloat162* src = reinterpret_cast<const __nv_bfloat162*>(&raw[st][0][0][0]);
+      float2* dst = reinterpret_cast<float2*>(&wide[0][0][0]);
+      for (int idx = threadIdx.x; idx < NI * P * N / 2; idx += kThreads) dst[idx] = __bfloat1622float2(src[idx]);
+      __syncthreads();
+    }
+  }
+};
+
+// The two halves of each wkv7 direction that run per (batch*head, span): wkv7_steps.cu.
+// starts(bh, sp) = starts + (bh * starts_per_bh + sp * start_step) * N*N for sp >= 1 (s0 for sp = 0).
+template <typename In>
+void launch_forward_steps(int B, int T, int H, const In* r, const float* w, const In* k, const In* v, const In* a,
+                          const In* b, const float* s0, const float* starts, int starts_per_bh, int start_step,
+                          float* y, float* sT, float* ckpt, float* sa, cudaStream_t stream);
+// dS_end(bh, sp) = dsend + (bh * ns + sp) * N*N.
+template <typename In>
+void launch_backward_steps(int B, int T, int H, const In* r, const float* w, const In* k, const In* v, const In* a,
+                           const In* b, const float* sT, const float* ckpt, const float* sa, const float* dy,
+                           const float* dsend, float* dr, float* dw, float* dk, float* dv, float* da, float* db,
+                           float* ds0, cudaStream_t stream);
+
+}  // namespace rwkv::cuda::wkv

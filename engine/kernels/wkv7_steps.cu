@@ -1,0 +1,252 @@
+// The per-step halves of the wkv7 span algorithm (wkv7_kernels.h): every (batch*head, span)
+// runs its <= 64 steps from a known start state (forward) or a known dS at its end (backward),
+// all spans at once. One block of 256 threads holds the head's whole state (wkv7_common.cuh).
+#include "wkv7_common.cuh"
+
+namespace rwkv::cuda::wkv {
+namespace {
+
+// Sum of four partial accumulators: breaks one FMA dependency chain into four.
+__device__ __forceinline__ float sum4(const float (&p)[4]) { return (p[0] + p[1]) + (p[2] + p[3]); }
+
+// x[n] = vec[n], n < 16: the 16 rows of a column-layout slice.
+__device__ __forceinline__ void gather_rows(float (&x)[R], const float* vec) {
+#pragma unroll
+  for (int q = 0; q < R / 4; ++q) load4(vec + 4 * q, x + 4 * q);
+}
+
+enum { IR, IK, IA, IB, IV, NIn };  // the In-typed inputs as staged
+enum { FW, FDY, FSA, NF };         // the fp32 inputs as staged (the forward stages FW only)
+
+// Forward over span blockIdx.y of head blockIdx.x, row layout: S_t row by row, y_t, and what the
+// backward needs: sa_t = (S_{t-1} a_t)_i per step and S before every 16th step.
+template <typename In>
+__global__ void __launch_bounds__(kThreads, 3) forward_steps(int T, int H, const In* __restrict__ r,
+                                                          const float* __restrict__ w, const In* __restrict__ k,
+                                                          const In* __restrict__ v, const In* __restrict__ a,
+                                                          const In* __restrict__ bb, const float* __restrict__ s0,
+                                                          const float* __restrict__ starts, int starts_per_bh,
+                                                          int start_step, float* __restrict__ y,
+                                                          float* __restrict__ sT, float* __restrict__ ckpt,
+                                                          float* __restrict__ sa_out) {
+  const int bh = blockIdx.x, sp = blockIdx.y, b = bh / H, h = bh % H;
+  const int row = threadIdx.x / kLanes, c = threadIdx.x % kLanes;
+  const int t_begin = sp * kSpan, t_end = min(T, t_begin + kSpan), nck = (T + kChunk - 1) / kChunk;
+  __shared__ Stages<In, NIn, 1> stg;
+  const In* const ins[NIn] = {r, k, a, bb, v};
+  auto prefetch = [&](int buf, int t0) {
+#pragma unroll
+    for (int i = 0; i < NIn; ++i) stage_copy(stg.raw[buf][i], ins[i], b, h, t0, t_begin, T, H);
+    stage_copy(stg.f[buf][FW], w, b, h, t0, t_begin, T, H);
+    __pipeline_commit();
+  };
+  const float* start = sp == 0 ? s0 + size_t(bh) * N * N
+                               : starts + (size_t(bh) * starts_per_bh + size_t(sp) * start_step) * N * N;
+  float S[R];  // S[4q+e] = S[row][4(c + 4q) + e]
+  gather_keys(S, start + row * N, c);
+  prefetch(0, t_begin);
+  for (int t0 = t_begin, i = 0; t0 < t_end; t0 += P, ++i) {
+    const int st = i & 1;
+    if (t0 + P < t_end) {
+      prefetch(st ^ 1, t0 + P);
+      __pipeline_wait_prior(1);
+    } else {
+      __pipeline_wait_prior(0);
+    }
+    __syncthreads();  // stage st has landed for every thread
+    stg.widen(st);
+    const int steps = min(P, t_end - t0);
+    for (int s = 0; s < steps; ++s) {
+      const int t = t0 + s;
+      if (ckpt && t % kChunk == 0 && (t != t_begin || sp == 0))  // span starts >= 1 come from the chain
+        scatter_keys(ckpt + ((size_t(bh) * nck + t / kChunk) * N + row) * N, S, c);
+      float rt[R], wt[R], kt[R], at_[R], bt[R];
+      gather_keys(rt, stg.in(st, IR, s), c);
+      gather_keys(wt, stg.f[st][FW][s], c);
+      gather_keys(kt, stg.in(st, IK, s), c);
+      gather_keys(at_, stg.in(st, IA, s), c);
+      gather_keys(bt, stg.in(st, IB, s), c);
+      const float vi = stg.in(st, IV, s)[row];
+      float part[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+      for (int x = 0; x < R; ++x) part[x & 3] += S[x] * at_[x];
+      const float sa = row_sum(sum4(part));  // sa_i = (S_{t-1} a)_i
+      float acc[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+      for (int x = 0; x < R; ++x) {
+        // S_t = S_{t-1} (diag(w) + a bᵀ) + v kᵀ; sa last, so only one FMA waits for the shuffles
+        S[x] = fmaf(sa, bt[x], S[x] * wt[x] + vi * kt[x]);
+        acc[x & 3] += S[x] * rt[x];
+      }
+      const float yi = row_sum(sum4(acc));  // y_i = (S_t r)_i
+      if (c == 0) {
+        const size_t o = at(b, t, h, row, T, H);
+        y[o] = yi;
+        if (sa_out) sa_out[o] = sa;
+      }
+    }
+    __syncthreads();  // stage st is consumed before the next iteration's prefetch reuses it
+  }
+  if (t_end == T) scatter_keys(sT + (size_t(bh) * N + row) * N, S, c);
+}
+
+// Backward over span blockIdx.y of head blockIdx.x (spec 6.1), t = end-1 .. begin, from dS at the
+// span's end. Per thread:
+//   row layout    dSr[4q+e] = dS[row][4(c + 4q) + e]  -> dv_i, dSb_i = (dS b)_i
+//   column layout S[x] = S_t[16 sl + x][j], dSc[x] = dS[16 sl + x][j]  (key j = tid/4, slice sl = tid%4)
+//                 -> the slice's parts of dr_j, dw_j, dk_j, da_j, db_j, summed over the 4 slices
+//                    (adjacent lanes) by two shuffles
+// dSr and dSc are the same numbers, held twice so that every sum is in-thread plus shuffles. dSb
+// crosses from row to column layout through shared memory (one barrier per step). S_{t-1} is
+// recovered by exact backstepping S_{t-1}[:,j] = (S_t[:,j] - k_j v - b_j sa) / w_j and reloaded
+// from a checkpoint every 16 steps (w >= 0.545, so at most 1.6e4 growth of rounding).
+template <typename In>
+__global__ void __launch_bounds__(kThreads, 2) backward_steps(
+    int T, int H, const In* __restrict__ r, const float* __restrict__ w, const In* __restrict__ k,
+    const In* __restrict__ v, const In* __restrict__ a, const In* __restrict__ bb, const float* __restrict__ sT,
+    const float* __restrict__ ckpt, const float* __restrict__ sa_in, const float* __restrict__ dy,
+    const float* __restrict__ dsend, float* __restrict__ dr, float* __restrict__ dw, float* __restrict__ dk,
+    float* __restrict__ dv, float* __restrict__ da, float* __restrict__ db, float* __restrict__ ds0) {
+  const int bh = blockIdx.x, sp = blockIdx.y, ns = gridDim.y, b = bh / H, h = bh % H;
+  const int row = threadIdx.x / kLanes, c = threadIdx.x % kLanes;  // row layout
+  const int j = threadIdx.x / kLanes, sl = threadIdx.x % kLanes;   // column layout
+  const int t_begin = sp * kSpan, t_end = min(T, t_begin + kSpan), nck = (T + kChunk - 1) / kChunk;
+  __shared__ Stages<In, NIn, NF> stg;
+  __shared__ __align__(16) float sdSb[2][N];  // (dS_t b)_i, by step parity
+  const In* const ins[NIn] = {r, k, a, bb, v};
+  const float* const fins[NF] = {w, dy, sa_in};
+  auto prefetch = [&](int buf, int t0) {
+#pragma unroll
+    for (int i = 0; i < NIn; ++i) stage_copy(stg.raw[buf][i], ins[i], b, h, t0, t_begin, T, H);
+#pragma unroll
+    for (int i = 0; i < NF; ++i) stage_copy(stg.f[buf][i], fins[i], b, h, t0, t_begin, T, H);
+    __pipeline_commit();
+  };
+  const float* dse = dsend + (size_t(bh) * ns + sp) * N * N;
+  float dSr[R], S[R], dSc[R];
+  gather_keys(dSr, dse + row * N, c);
+#pragma unroll
+  for (int x = 0; x < R; ++x) dSc[x] = dse[(R * sl + x) * N + j];
+  // Stage i holds steps [base, base + P) in slots 0..P-1, base = t_end - (i+1) P (only those >= t_begin).
+  const int n_stages = (t_end - t_begin + P - 1) / P;
+  prefetch(0, t_end - P);
+  for (int i = 0; i < n_stages; ++i) {
+    const int st = i & 1, t_hi = t_end - 1 - i * P, base = t_hi - P + 1, t_lo = max(t_begin, base);
+    if (i + 1 < n_stages) {
+      prefetch(st ^ 1, base - P);
+      __pipeline_wait_prior(1);
+    } else {
+      __pipeline_wait_prior(0);
+    }
+    __syncthreads();
+    stg.widen(st);
+    for (int t = t_hi; t >= t_lo; --t) {
+      const int s = t - base, p = t & 1;
+      if (t == T - 1 || (t + 1) % kChunk == 0) {  // exact state at the end of this chunk
+        const float* sp_ = (t == T - 1) ? sT + size_t(bh) * N * N
+                                        : ckpt + (size_t(bh) * nck + (t + 1) / kChunk) * N * N;
+#pragma unroll
+        for (int x = 0; x < R; ++x) S[x] = sp_[(R * sl + x) * N + j];
+      }
+      // Row layout: dS += dy rᵀ on row i, its sums dv_i = (dS k)_i and dSb_i = (dS b)_i, then
+      // dS_{t-1} = dS_t diag(w) + (dS_t b) aᵀ.
+      {
+        float rt[R], wt[R], kt[R], at_[R], bt[R];
+        gather_keys(rt, stg.in(st, IR, s), c);
+        gather_keys(wt, stg.f[st][FW][s], c);
+        gather_keys(kt, stg.in(st, IK, s), c);
+        gather_keys(at_, stg.in(st, IA, s), c);
+        gather_keys(bt, stg.in(st, IB, s), c);
+        const float dyi = stg.f[st][FDY][s][row];
+        float pv[4] = {0.f, 0.f, 0.f, 0.f}, psb[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+        for (int x = 0; x < R; ++x) {
+          dSr[x] = fmaf(dyi, rt[x], dSr[x]);
+          pv[x & 3] += dSr[x] * kt[x];
+          psb[x & 3] += dSr[x] * bt[x];
+        }
+        const float dvi = row_sum(sum4(pv)), dSbi = row_sum(sum4(psb));
+        if (c == 0) {
+          const size_t o = at(b, t, h, row, T, H);
+          dv[o] = dvi;
+          sdSb[p][row] = dSbi;
+        }
+#pragma unroll
+        for (int x = 0; x < R; ++x) dSr[x] = fmaf(dSbi, at_[x], dSr[x] * wt[x]);
+      }
+      // Column layout: key j's sums over the slice's rows.
+      const float rj = stg.in(st, IR, s)[j], wj = stg.f[st][FW][s][j], kj = stg.in(st, IK, s)[j];
+      const float aj = stg.in(st, IA, s)[j], bj = stg.in(st, IB, s)[j], inv_wj = 1.f / wj;
+      float dyv[R], vv[R], sav[R];
+      gather_rows(dyv, stg.f[st][FDY][s] + R * sl);
+      gather_rows(vv, stg.in(st, IV, s) + R * sl);
+      gather_rows(sav, stg.f[st][FSA][s] + R * sl);
+      float pr = 0.f, pk = 0.f, pb = 0.f, pw = 0.f, pa = 0.f;
+#pragma unroll
+      for (int x = 0; x < R; ++x) {
+        pr += S[x] * dyv[x];                                // dr_j = Σ_i S_t[i][j] dy_i
+        dSc[x] = fmaf(dyv[x], rj, dSc[x]);                  // dS_t += dy rᵀ
+        pk += dSc[x] * vv[x];                               // dk_j = Σ_i dS_t[i][j] v_i
+        pb += dSc[x] * sav[x];                              // db_j = Σ_i dS_t[i][j] sa_i
+        S[x] = (S[x] - vv[x] * kj - sav[x] * bj) * inv_wj;  // backstep to S_{t-1}
+        pw += S[x] * dSc[x];                                // dw_j = Σ_i S_{t-1}[i][j] dS_t[i][j]
+      }
+      __syncthreads();  // sdSb[p] holds every row's dSb
+#pragma unroll
+      for (int x = 0; x < R; ++x) {
+        const float dSb = sdSb[p][R * sl + x];
+        pa += S[x] * dSb;                     // da_j = Σ_i S_{t-1}[i][j] dSb_i
+        dSc[x] = fmaf(dSb, aj, dSc[x] * wj);  // dS_{t-1}, as in the row layout
+      }
+      pr = row_sum(pr), pk = row_sum(pk), pb = row_sum(pb), pw = row_sum(pw), pa = row_sum(pa);
+      const size_t o = at(b, t, h, j, T, H);
+      if (sl == 0) {
+        dr[o] = pr;
+        dw[o] = pw;
+      } else if (sl == 1) {
+        dk[o] = pk;
+      } else if (sl == 2) {
+        da[o] = pa;
+      } else {
+        db[o] = pb;
+      }
+    }
+    __syncthreads();  // stage st is consumed before the next iteration's prefetch reuses it
+  }
+  if (sp == 0)
+#pragma unroll
+    for (int x = 0; x < R; ++x) ds0[size_t(bh) * N * N + (R * sl + x) * N + j] = dSc[x];
+}
+
+}  // namespace
+
+template <typename In>
+void launch_forward_steps(int B, int T, int H, const In* r, const float* w, const In* k, const In* v, const In* a,
+                          const In* b, const float* s0, const float* starts, int starts_per_bh, int start_step,
+                          float* y, float* sT, float* ckpt, float* sa, cudaStream_t stream) {
+  forward_steps<In><<<dim3(B * H, n_spans(T)), kThreads, 0, stream>>>(T, H, r, w, k, v, a, b, s0, starts,
+                                                                      starts_per_bh, start_step, y, sT, ckpt, sa);
+}
+
+template <typename In>
+void launch_backward_steps(int B, int T, int H, const In* r, const float* w, const In* k, const In* v, const In* a,
+                           const In* b, const float* sT, const float* ckpt, const float* sa, const float* dy,
+                           const float* dsend, float* dr, float* dw, float* dk, float* dv, float* da, float* db,
+                           float* ds0, cudaStream_t stream) {
+  backward_steps<In><<<dim3(B * H, n_spans(T)), kThreads, 0, stream>>>(T, H, r, w, k, v, a, b, sT, ckpt, sa, dy,
+                                                                       dsend, dr, dw, dk, dv, da, db, ds0);
+}
+
+#define RWKV_WKV_STEPS(In)                                                                                        \
+  template void launch_forward_steps<In>(int, int, int, const In*, const float*, const In*, const In*, const In*, \
+                                         const In*, const float*, const float*, int, int, float*, float*, float*,  \
+                                         float*, cudaStream_t);                                                    \
+  template void launch_backward_steps<In>(int, int, int, const In*, const float*, const In*, const In*,           \
+                                          const In*, const In*, const float*, const float*, const float*,         \
+                                          const float*, const float*, float*, float*, float*, float*, float*,     \
+                                          float*, float*, cudaStream_t);
+RWKV_WKV_STEPS(float)
+RWKV_WKV_STEPS(__nv_bfloat16)
+#undef RWKV_WKV_STEPS
+
+}  // namespace rwkv::cuda::wkv
