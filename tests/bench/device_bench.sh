@@ -1,30 +1,37 @@
 #!/usr/bin/env bash
-# One device call: build (scripts/gpu), run the gpu tests, then our bench and the peer's on the
-# same shapes, writing JSON lines to $OUT (or ./bench-out). Args: shapes ctxs bszs [decode-shapes].
+# One device call: the gpu tests, then our bench and the peer's on the same shapes, writing logs
+# and JSON lines to $OUT (or ./bench-out). Uses .devbin when carried (scripts/gpu pack), else
+# builds. Args: shapes ctxs bszs [decode-shapes]; WHAT=tests,tune,wkv,decode,peer (default all).
 #   tests/bench/device_bench.sh 0.1b,0.4b 512,4096 1,4 0.1b,1.5b
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUTD=${OUT:-$ROOT/bench-out}
 SHAPES=${1:-0.1b}; CTXS=${2:-512}; BSZS=${3:-1}; DECODE_SHAPES=${4:-$SHAPES}
+WHAT=${WHAT:-tests,tune,wkv,decode,peer}
+PY=${RWKV_GPU_PYTHON:-/opt/torch/.venv/bin/python}
+export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-/tmp/triton-cache} PYTHONUNBUFFERED=1
 mkdir -p "$OUTD"
 cd "$ROOT"
-scripts/gpu build > "$OUTD/build.log" 2>&1 || { tail -40 "$OUTD/build.log"; exit 1; }
-export LD_LIBRARY_PATH=$ROOT/.devdeps/lib:${LD_LIBRARY_PATH:-}
-(cd build-gpu && ctest -L gpu --output-on-failure > "$OUTD/gpu-tests.log" 2>&1); tail -3 "$OUTD/gpu-tests.log"
-nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,power.draw --format=csv,noheader
-build-gpu/app/rwkv-tune bench --device cuda --shape "$SHAPES" --ctx "$CTXS" --bsz "$BSZS" --what prefill,tune \
-  | tee "$OUTD/ours.jsonl"
-build-gpu/app/rwkv-tune bench --device cuda --shape "$DECODE_SHAPES" --what decode --decode-tokens 256 | tee -a "$OUTD/ours.jsonl"
-if [ -d .peer/fla ]; then
-  PYTHONPATH=$ROOT/.peer /opt/torch/.venv/bin/python tests/bench/peer_state_tune.py --shape "$SHAPES" --ctx "$CTXS" \
-    --bsz "$BSZS" 2> "$OUTD/peer.err" | tee "$OUTD/peer.jsonl"
-  tail -5 "$OUTD/peer.err"
+wants() { [[ ",$WHAT," == *",$1,"* ]]; }
+nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem --format=csv,noheader
+if wants tests; then OUT=$OUTD timeout 400 scripts/gpu test | tee "$OUTD/gpu-tests.txt"; fi
+if wants tune; then
+  timeout 300 scripts/gpu bench --device cuda --shape "$SHAPES" --ctx "$CTXS" --bsz "$BSZS" --what tune \
+    | tee "$OUTD/ours.jsonl"
 fi
-/opt/torch/.venv/bin/python tests/bench/compare.py "$OUTD/ours.jsonl" "$OUTD/peer.jsonl" | tee "$OUTD/compare.txt"
-# The recurrence alone: ours against fla's chunk_rwkv7 on the same [B, T, H, 64].
-build-gpu/app/rwkv-tune bench --device cuda --shape "$SHAPES" --ctx "$CTXS" --bsz "$BSZS" --what wkv --iters 10 \
-  | tee "$OUTD/ours-wkv.jsonl"
-if [ -d .peer/fla ]; then
-  PYTHONPATH=$ROOT/.peer /opt/torch/.venv/bin/python tests/bench/peer_state_tune.py --kernel-only --iters 10 \
-    --shape "$SHAPES" --ctx "$CTXS" --bsz "$BSZS" 2>> "$OUTD/peer.err" | tee "$OUTD/peer-wkv.jsonl"
+if wants wkv; then
+  timeout 120 scripts/gpu bench --device cuda --shape "$SHAPES" --ctx "$CTXS" --bsz "$BSZS" --what wkv --iters 10 \
+    | tee "$OUTD/ours-wkv.jsonl"
+fi
+if wants decode; then
+  timeout 120 scripts/gpu bench --device cuda --shape "$DECODE_SHAPES" --what decode --decode-tokens 256 \
+    | tee "$OUTD/ours-decode.jsonl"
+fi
+if wants peer && [ -d .peer/fla ]; then
+  PYTHONPATH=$ROOT/.peer timeout 150 "$PY" tests/bench/peer_state_tune.py --kernel-only --iters 10 \
+    --shape "$SHAPES" --ctx "$CTXS" --bsz "$BSZS" 2> "$OUTD/peer-wkv.err" | tee "$OUTD/peer-wkv.jsonl"
+  PYTHONPATH=$ROOT/.peer timeout 300 "$PY" tests/bench/peer_state_tune.py --shape "$SHAPES" --ctx "$CTXS" \
+    --bsz "$BSZS" 2> "$OUTD/peer.err" | tee "$OUTD/peer.jsonl"
+  tail -3 "$OUTD/peer.err"
+  "$PY" tests/bench/compare.py "$OUTD/ours.jsonl" "$OUTD/peer.jsonl" | tee "$OUTD/compare.txt"
 fi

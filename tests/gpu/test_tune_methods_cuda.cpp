@@ -1,4 +1,4 @@
-// Tuning on the GPU with method=kernel and with guided=kl (demo models, a few steps): the state
+// Tuning on the GPU, plain, with method=kernel and with guided=kl (demo models, a few steps): the state
 // saved by the CUDA run, loaded on the CPU (fp32 weights), gives the same logits as on the GPU
 // (bf16 matmuls) within bf16 tolerance, and differs from the base model's (the steps did something).
 #include <torch/torch.h>
@@ -101,6 +101,7 @@ int main() {
     std::string line;
     for (int i = 0; i < 8 && std::getline(in, line); ++i) out << line << "\n";
   }
+  check_run("plain", rwkv::TuneConfig{}, dir);  // the fused passes of tune_fused.h
   rwkv::TuneConfig kernel;
   kernel.method = "kernel";
   kernel.kernel_m = 64;
@@ -111,5 +112,5 @@ int main() {
   kl.guide_filter = false;  // the guide answers the format task in sentences
   check_run("guided-kl", kl, dir);
   remove_flat_dir(dir.string());
-  return gpu_check::finish(6);
+  return gpu_check::finish(9);
 }

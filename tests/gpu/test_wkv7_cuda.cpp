@@ -1,7 +1,8 @@
 // The CUDA wkv7 kernels against the CPU reference (float64): outputs y, final state sT and every
-// gradient including dS0, for T in {1, 15, 16, 17, 33, 1000} and several B, H (few heads run as
-// blocks of 8 state rows, B=4 H=12 as blocks of 16); fp32 inputs must agree to 1e-4 relative
-// error, bf16 inputs (fp32 state) to 1e-2. A second fp32 run must give the same bits.
+// gradient including dS0, for T in {1, 15, 16, 17, 33, 64, 65, 129, 200, 1000} (one span, a span
+// and a step, partial last spans, 16 spans) and several B, H; fp32 inputs must agree to 1e-4
+// relative error, bf16 inputs (fp32 state and decay) to 1e-2. A second fp32 run must give the
+// same bits.
 #include <torch/torch.h>
 
 #include <cmath>
@@ -64,8 +65,8 @@ int main() {
   }
   const char* names[] = {"y", "sT", "dr", "dw", "dk", "dv", "da", "db", "ds0"};
   struct Case { int64_t B, T, H; };
-  const std::vector<Case> cases = {{1, 1, 1},    {2, 15, 3}, {1, 16, 2}, {3, 17, 2},
-                                   {2, 1000, 4}, {1, 64, 1}, {4, 33, 12}};
+  const std::vector<Case> cases = {{1, 1, 1},  {2, 15, 3},   {1, 16, 2}, {3, 17, 2},  {1, 64, 1},
+                                   {2, 65, 2}, {4, 33, 12},  {1, 200, 3}, {2, 129, 16}, {2, 1000, 4}};
   auto gen = torch::make_generator<torch::CPUGeneratorImpl>(1234);
   int n = 0;
   for (const auto& c : cases) {
