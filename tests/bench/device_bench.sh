@@ -7,31 +7,41 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUTD=${OUT:-$ROOT/bench-out}
 SHAPES=${1:-0.1b}; CTXS=${2:-512}; BSZS=${3:-1}; DECODE_SHAPES=${4:-$SHAPES}
-WHAT=${WHAT:-tests,tune,wkv,decode,peer}
+WHAT=${WHAT:-tests,tune,wkv,decode,peer}  # also: profile
 PY=${RWKV_GPU_PYTHON:-/opt/torch/.venv/bin/python}
 export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-/tmp/triton-cache} PYTHONUNBUFFERED=1
 mkdir -p "$OUTD"
 cd "$ROOT"
 wants() { [[ ",$WHAT," == *",$1,"* ]]; }
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem --format=csv,noheader
-if wants tests; then OUT=$OUTD timeout 400 scripts/gpu test | tee "$OUTD/gpu-tests.txt"; fi
+# $OUT brings back at most 8 files: every test log and error stream goes into details/, packed at the end.
+DET=$OUTD/details
+mkdir -p "$DET"
+trap 'tar -czf "$OUTD/details.tgz" -C "$OUTD" details && rm -rf "$DET"' EXIT
+if wants tests; then LOGS=$DET scripts/gpu test | tee "$OUTD/gpu-tests.txt"; fi
 if wants tune; then
   timeout 300 scripts/gpu bench --device cuda --shape "$SHAPES" --ctx "$CTXS" --bsz "$BSZS" --what tune \
     | tee "$OUTD/ours.jsonl"
 fi
+if wants profile; then  # where one tuning step's time goes, per kernel (the first shape only)
+  timeout 200 scripts/gpu bench --device cuda --shape "${SHAPES%%,*}" --ctx "${CTXS%%,*}" --bsz "${BSZS%%,*}" \
+    --what tune --iters 2 --warmup 1 --profile "$OUTD/profile.txt" > /dev/null
+fi
 if wants wkv; then
   timeout 120 scripts/gpu bench --device cuda --shape "$SHAPES" --ctx "$CTXS" --bsz "$BSZS" --what wkv --iters 10 \
-    | tee "$OUTD/ours-wkv.jsonl"
+    | tee -a "$OUTD/ours.jsonl"
 fi
 if wants decode; then
   timeout 120 scripts/gpu bench --device cuda --shape "$DECODE_SHAPES" --what decode --decode-tokens 256 \
-    | tee "$OUTD/ours-decode.jsonl"
+    | tee -a "$OUTD/ours.jsonl"
 fi
 if wants peer && [ -d .peer/fla ]; then
-  PYTHONPATH=$ROOT/.peer timeout 150 "$PY" tests/bench/peer_state_tune.py --kernel-only --iters 10 \
-    --shape "$SHAPES" --ctx "$CTXS" --bsz "$BSZS" 2> "$OUTD/peer-wkv.err" | tee "$OUTD/peer-wkv.jsonl"
-  PYTHONPATH=$ROOT/.peer timeout 300 "$PY" tests/bench/peer_state_tune.py --shape "$SHAPES" --ctx "$CTXS" \
-    --bsz "$BSZS" 2> "$OUTD/peer.err" | tee "$OUTD/peer.jsonl"
-  tail -3 "$OUTD/peer.err"
+  # the whole step first: on a fresh machine fla's Triton autotuning takes minutes, and its cache
+  # then serves the kernel-only run
+  PYTHONPATH=$ROOT/.peer timeout "${PEER_TIMEOUT:-300}" "$PY" tests/bench/peer_state_tune.py --shape "$SHAPES" \
+    --ctx "$CTXS" --bsz "$BSZS" 2> "$DET/peer.err" | tee "$OUTD/peer.jsonl"
+  tail -3 "$DET/peer.err"
+  PYTHONPATH=$ROOT/.peer timeout "${PEER_TIMEOUT:-300}" "$PY" tests/bench/peer_state_tune.py --kernel-only --iters 10 \
+    --shape "$SHAPES" --ctx "$CTXS" --bsz "$BSZS" 2> "$DET/peer-wkv.err" | tee -a "$OUTD/peer.jsonl"
   "$PY" tests/bench/compare.py "$OUTD/ours.jsonl" "$OUTD/peer.jsonl" | tee "$OUTD/compare.txt"
 fi
