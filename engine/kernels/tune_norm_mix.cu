@@ -1,7 +1,7 @@
 // norm_mix_forward / norm_mix_backward (tune_kernels.h): one warp per row, lane l owning the
-// channel pairs 2l + 64i. Row statistics take two passes (mean, then squared deviations); the
-// rows stay in L1 between passes. The previous token's LayerNorm is recomputed by the warp that
-// needs it rather than exchanged.
+// channel pairs 2l + 64i. Row statistics take two passes (mean, then squared deviations). The
+// previous token's LayerNorm is recomputed by the warp that needs it rather than exchanged. The
+// backward holds the row in registers for the model widths in use.
 #include "tune_common.cuh"
 
 namespace rwkv::cuda {
@@ -108,6 +108,86 @@ __global__ void __launch_bounds__(kBlock) norm_mix_bwd(int M, int T, int C, cons
   }
 }
 
+// norm_mix_bwd for rows of exactly 64 PAIRS channels, held in registers: every input is read
+// once (the version above re-reads twelve rows per pass). Lane l owns the pairs 2l + 64i.
+template <int PAIRS>
+__device__ __forceinline__ Stats reg_stats(const float2 (&x)[PAIRS], int C) {
+  float s = 0.f;
+#pragma unroll
+  for (int i = 0; i < PAIRS; ++i) s += x[i].x + x[i].y;
+  const float mean = warp_sum(s) / C;
+  float q = 0.f;
+#pragma unroll
+  for (int i = 0; i < PAIRS; ++i) {
+    const float d0 = x[i].x - mean, d1 = x[i].y - mean;
+    q += d0 * d0 + d1 * d1;
+  }
+  return {mean, rsqrtf(warp_sum(q) / C + 1e-5f)};
+}
+
+template <int PAIRS>
+__global__ void __launch_bounds__(kBlock, 2) norm_mix_bwd_regs(int M, int T, const float* __restrict__ x,
+                                                            const float* __restrict__ ln_w,
+                                                            const float* __restrict__ mu, int n_mix, MixGrads d,
+                                                            const float* __restrict__ dres, float* __restrict__ dx,
+                                                            bf16* __restrict__ dx_bf) {
+  constexpr int C = 64 * PAIRS;
+  const int m = warp_id(), c0 = 2 * lane_id();
+  if (m >= M) return;
+  const bool has_next = m % T != T - 1;
+  const size_t o = size_t(m) * C;
+  float2 xh[PAIRS], g[PAIRS];
+#pragma unroll
+  for (int i = 0; i < PAIRS; ++i) xh[i] = ld2(x + o + c0 + 64 * i);
+  const Stats s = reg_stats(xh, C);
+  float sg = 0.f, sgx = 0.f;
+#pragma unroll
+  for (int i = 0; i < PAIRS; ++i) {
+    const int c = c0 + 64 * i;
+    float d0 = 0.f, d1 = 0.f;
+#pragma unroll
+    for (int l = 0; l < kMaxMix; ++l)
+      if (l < n_mix) {
+        const float2 u = ld2(mu + size_t(l) * C + c), here = ld2(d.p[l] + o + c);
+        d0 += here.x * (1.f - u.x), d1 += here.y * (1.f - u.y);
+        if (has_next) {
+          const float2 next = ld2(d.p[l] + o + C + c);
+          d0 += next.x * u.x, d1 += next.y * u.y;
+        }
+      }
+    const float2 w = ld2(ln_w + c);
+    xh[i] = make_float2((xh[i].x - s.mean) * s.rstd, (xh[i].y - s.mean) * s.rstd);
+    g[i] = make_float2(d0 * w.x, d1 * w.y);
+    sg += g[i].x + g[i].y, sgx += g[i].x * xh[i].x + g[i].y * xh[i].y;
+  }
+  const float mg = warp_sum(sg) / C, mgx = warp_sum(sgx) / C;
+#pragma unroll
+  for (int i = 0; i < PAIRS; ++i) {
+    const int c = c0 + 64 * i;
+    float r0 = s.rstd * (g[i].x - mg - xh[i].x * mgx), r1 = s.rstd * (g[i].y - mg - xh[i].y * mgx);
+    if (dres) {
+      const float2 dr = ld2(dres + o + c);
+      r0 += dr.x, r1 += dr.y;
+    }
+    st2(dx + o + c, r0, r1);
+    if (dx_bf) st2(dx_bf + o + c, r0, r1);
+  }
+}
+
+// Runs f.template operator()<PAIRS>() for the widths with a register kernel (up to 1024
+// channels: wider rows would need more than the 128 registers that keep two blocks an SM);
+// false for others.
+template <typename F>
+bool with_pairs(int C, F&& f) {
+  switch (C) {
+    case 192: f.template operator()<3>(); return true;
+    case 384: f.template operator()<6>(); return true;
+    case 768: f.template operator()<12>(); return true;
+    case 1024: f.template operator()<16>(); return true;
+    default: return false;
+  }
+}
+
 }  // namespace
 }  // namespace tune
 
@@ -119,8 +199,12 @@ void norm_mix_forward(int M, int T, int C, const float* x_in, const bf16* add, c
 
 void norm_mix_backward(int M, int T, int C, const float* x, const float* ln_w, const float* mu, int n_mix,
                        MixGrads douts, const float* dres, float* dx, bf16* dx_bf, cudaStream_t stream) {
-  tune::norm_mix_bwd<<<tune::blocks_for_warps(M), tune::kBlock, 0, stream>>>(M, T, C, x, ln_w, mu, n_mix, douts,
-                                                                              dres, dx, dx_bf);
+  const unsigned blocks = tune::blocks_for_warps(M);
+  if (!tune::with_pairs(C, [&]<int PAIRS>() {
+        tune::norm_mix_bwd_regs<PAIRS><<<blocks, tune::kBlock, 0, stream>>>(M, T, x, ln_w, mu, n_mix, douts, dres,
+                                                                           dx, dx_bf);
+      }))
+    tune::norm_mix_bwd<<<blocks, tune::kBlock, 0, stream>>>(M, T, C, x, ln_w, mu, n_mix, douts, dres, dx, dx_bf);
 }
 
 }  // namespace rwkv::cuda

@@ -1,10 +1,12 @@
 // Device helpers shared by the wkv7 span kernels (wkv7_spans.cu, wkv7_steps.cu).
 //
-// Every span kernel is one block of 256 threads per (batch*head, span) and holds a head's whole
-// 64 x 64 state. Row layout: thread tid owns row i = tid/4 (value index) and, with c = tid%4,
-// the 16 keys j = 4(c + 4q) + e (q, e < 4), kept as x[4q+e]. The 4 threads of a row are adjacent
-// lanes, so a row sum is 16 in-thread terms and two xor shuffles, and a key vector read by them
-// is one contiguous 64-float line broadcast to the warp's other rows.
+// Every span kernel is one block of 512 threads per (batch*head, span) and holds a head's whole
+// 64 x 64 state. Row layout: thread tid owns row i = tid/8 (value index) and, with c = tid%8,
+// the 8 keys j = 4(c + 8q) + e (q < 2, e < 4), kept as x[4q+e]. The 8 threads of a row are
+// adjacent lanes, so a row sum is 8 in-thread terms and three xor shuffles, and a key vector read
+// by them is one contiguous 64-float line broadcast to the warp's other rows. (Four lanes of 16
+// keys each, 256 threads, needed 128 registers in the backward: 16 warps an SM, half the issue
+// rate they could have. Eight lanes keep the work per block and double the warps.)
 //
 // Inputs arrive by cp.async into shared memory, one stage of P steps ahead of their use.
 #pragma once
@@ -18,8 +20,8 @@
 namespace rwkv::cuda::wkv {
 
 constexpr int N = kHeadSize;
-constexpr int kThreads = 256;  // 64 rows x 4 lanes
-constexpr int kLanes = 4;      // threads per row
+constexpr int kThreads = 512;  // 64 rows x 8 lanes
+constexpr int kLanes = 8;      // threads per row
 constexpr int R = N / kLanes;  // keys per thread
 constexpr int P = 8;           // steps per prefetch stage (divides kSpan)
 static_assert(kSpan % P == 0 && kSpan % kChunk == 0, "stages and checkpoints tile a span");
@@ -29,10 +31,11 @@ __device__ __forceinline__ size_t at(int b, int t, int h, int n, int T, int H) {
   return ((size_t(b) * T + t) * H + h) * N + n;
 }
 
-// Sum over the 4 threads of a row (adjacent lanes); all 4 get the same bits.
+// Sum over the 8 threads of a row (adjacent lanes); all 8 get the same bits.
 __device__ __forceinline__ float row_sum(float x) {
   x += __shfl_xor_sync(0xffffffffu, x, 1);
-  return x + __shfl_xor_sync(0xffffffffu, x, 2);
+  x += __shfl_xor_sync(0xffffffffu, x, 2);
+  return x + __shfl_xor_sync(0xffffffffu, x, 4);
 }
 
 __device__ __forceinline__ float to_f(float x) { return x; }
@@ -50,7 +53,7 @@ __device__ __forceinline__ void load4(const __nv_bfloat16* p, float* x) {
   x[0] = lo.x, x[1] = lo.y, x[2] = hi.x, x[3] = hi.y;
 }
 
-// Row layout: x[4q+e] = vec[4(c + 4q) + e], the thread's 16 entries of a key-indexed vector [N].
+// Row layout: x[4q+e] = vec[4(c + 8q) + e], the thread's 8 entries of a key-indexed vector [N].
 template <typename T>
 __device__ __forceinline__ void gather_keys(float (&x)[R], const T* vec, int c) {
 #pragma unroll

@@ -19,7 +19,7 @@ __device__ __forceinline__ int key_of(int x, int c) { return 4 * (c + kLanes * (
 // Row layout over span blockIdx.y of head blockIdx.x: g = row `row` of G (starts as e_row),
 // d = row `row` of D (starts as 0). Both see the same gates: g G_t, d G_t + v_t[row] k_tᵀ.
 template <typename In>
-__global__ void __launch_bounds__(kThreads, 3) transition(int T, int H, const float* __restrict__ w,
+__global__ void __launch_bounds__(kThreads, 2) transition(int T, int H, const float* __restrict__ w,
                                                        const In* __restrict__ k, const In* __restrict__ v,
                                                        const In* __restrict__ a, const In* __restrict__ bb,
                                                        float* __restrict__ G, float* __restrict__ D) {
@@ -77,7 +77,7 @@ __global__ void __launch_bounds__(kThreads, 3) transition(int T, int H, const fl
 // Row layout over span sp_lo + blockIdx.y of head blockIdx.x, t = end-1 .. begin: e = row `row`
 // of dS, from 0: e += dy_t[row] r_t, then e = e diag(w_t) + (e b_t) a_tᵀ. Writes E.
 template <typename In>
-__global__ void __launch_bounds__(kThreads, 3) adjoint(int T, int H, int ns, int sp_lo, const In* __restrict__ r,
+__global__ void __launch_bounds__(kThreads, 2) adjoint(int T, int H, int ns, int sp_lo, const In* __restrict__ r,
                                                     const float* __restrict__ w, const In* __restrict__ a,
                                                     const In* __restrict__ bb, const float* __restrict__ dy,
                                                     float* __restrict__ E) {
@@ -134,7 +134,8 @@ __global__ void __launch_bounds__(kThreads, 3) adjoint(int T, int H, int ns, int
   scatter_keys(E + (size_t(bh) * ns + sp) * kMat + size_t(row) * N, e, c);
 }
 
-constexpr int kPad = N + 4;  // shared rows padded by one float4
+constexpr int kPad = N + 4;           // shared rows padded by one float4
+constexpr int kChainThreads = 256;    // 16 x 16 threads, a 4 x 4 tile of the product each
 
 // The thread's 16 entries of an N x N row-major matrix in the load layout: row tid/4, columns
 // 16 (tid%4) .. +15.
@@ -159,7 +160,7 @@ __device__ __forceinline__ void store_tile(float (*X)[kPad], const float (&x)[16
 // ds0 for c = 0. Slot(c) = out + (bh * out_per_bh + c * out_step) * N*N.
 // Thread tile: rows i0 .. i0+3, columns j0 .. j0+3 of the product; S is kept transposed in St so
 // that both operands of the inner product are float4 reads.
-__global__ void __launch_bounds__(kThreads) chain(int ns, bool backward, int c_lo, const float* __restrict__ init,
+__global__ void __launch_bounds__(kChainThreads) chain(int ns, bool backward, int c_lo, const float* __restrict__ init,
                                                   const float* __restrict__ G, const float* __restrict__ D,
                                                   float* __restrict__ out, int out_per_bh, int out_step,
                                                   float* __restrict__ ds0) {
@@ -245,7 +246,7 @@ void wkv7_forward(int B, int T, int H, const In* r, const float* w, const In* k,
     float* out = ckpt ? ckpt : work + 2 * blk;  // span starts go where the backward will look for them
     per_bh = ckpt ? n_chunks(T) : ns;
     step = ckpt ? kSpan / kChunk : 1;
-    wkv::chain<<<BH, wkv::kThreads, 0, stream>>>(ns, false, 0, s0, Gw, D, out, per_bh, step, nullptr);
+    wkv::chain<<<BH, wkv::kChainThreads, 0, stream>>>(ns, false, 0, s0, Gw, D, out, per_bh, step, nullptr);
     starts = out;
   }
   wkv::launch_forward_steps<In>(B, T, H, r, w, k, v, a, b, s0, starts, per_bh, step, y, sT, ckpt, sa, stream);
@@ -262,7 +263,7 @@ void wkv7_backward(int B, int T, int H, const In* r, const float* w, const In* k
   float* dsend = work + blk;  // dS at the end of each span
   if (ns > lo)
     wkv::adjoint<In><<<dim3(BH, ns - lo), wkv::kThreads, 0, stream>>>(T, H, ns, lo, r, w, a, b, dy, E);
-  wkv::chain<<<BH, wkv::kThreads, 0, stream>>>(ns, true, lo, dsT, G, E, dsend, ns, 1, ds0);
+  wkv::chain<<<BH, wkv::kChainThreads, 0, stream>>>(ns, true, lo, dsT, G, E, dsend, ns, 1, ds0);
   if (!ds0_only)
     wkv::launch_backward_steps<In>(B, T, H, r, w, k, v, a, b, sT, ckpt, sa, dy, dsend, dr, dw, dk, dv, da, db, ds0,
                                    stream);

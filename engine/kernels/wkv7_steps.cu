@@ -9,7 +9,7 @@ namespace {
 // Sum of four partial accumulators: breaks one FMA dependency chain into four.
 __device__ __forceinline__ float sum4(const float (&p)[4]) { return (p[0] + p[1]) + (p[2] + p[3]); }
 
-// x[n] = vec[n], n < 16: the 16 rows of a column-layout slice.
+// x[n] = vec[n], n < R: the rows of a column-layout slice.
 __device__ __forceinline__ void gather_rows(float (&x)[R], const float* vec) {
 #pragma unroll
   for (int q = 0; q < R / 4; ++q) load4(vec + 4 * q, x + 4 * q);
@@ -21,7 +21,7 @@ enum { FW, FDY, FSA, NF };         // the fp32 inputs as staged (the forward sta
 // Forward over span blockIdx.y of head blockIdx.x, row layout: S_t row by row, y_t, and what the
 // backward needs: sa_t = (S_{t-1} a_t)_i per step and S before every 16th step.
 template <typename In>
-__global__ void __launch_bounds__(kThreads, 3) forward_steps(int T, int H, const In* __restrict__ r,
+__global__ void __launch_bounds__(kThreads, 2) forward_steps(int T, int H, const In* __restrict__ r,
                                                           const float* __restrict__ w, const In* __restrict__ k,
                                                           const In* __restrict__ v, const In* __restrict__ a,
                                                           const In* __restrict__ bb, const float* __restrict__ s0,
@@ -92,10 +92,10 @@ __global__ void __launch_bounds__(kThreads, 3) forward_steps(int T, int H, const
 
 // Backward over span blockIdx.y of head blockIdx.x (spec 6.1), t = end-1 .. begin, from dS at the
 // span's end. Per thread:
-//   row layout    dSr[4q+e] = dS[row][4(c + 4q) + e]  -> dv_i, dSb_i = (dS b)_i
-//   column layout S[x] = S_t[16 sl + x][j], dSc[x] = dS[16 sl + x][j]  (key j = tid/4, slice sl = tid%4)
-//                 -> the slice's parts of dr_j, dw_j, dk_j, da_j, db_j, summed over the 4 slices
-//                    (adjacent lanes) by two shuffles
+//   row layout    dSr[4q+e] = dS[row][4(c + 8q) + e]  -> dv_i, dSb_i = (dS b)_i
+//   column layout S[x] = S_t[8 sl + x][j], dSc[x] = dS[8 sl + x][j]  (key j = tid/8, slice sl = tid%8)
+//                 -> the slice's parts of dr_j, dw_j, dk_j, da_j, db_j, summed over the 8 slices
+//                    (adjacent lanes) by three shuffles
 // dSr and dSc are the same numbers, held twice so that every sum is in-thread plus shuffles. dSb
 // crosses from row to column layout through shared memory (one barrier per step). S_{t-1} is
 // recovered by exact backstepping S_{t-1}[:,j] = (S_t[:,j] - k_j v - b_j sa) / w_j and reloaded
@@ -207,7 +207,7 @@ __global__ void __launch_bounds__(kThreads, 2) backward_steps(
         dk[o] = pk;
       } else if (sl == 2) {
         da[o] = pa;
-      } else {
+      } else if (sl == 3) {
         db[o] = pb;
       }
     }

@@ -3,11 +3,13 @@
 //     same random GPU inputs: fp32 results to 1e-4, bf16 results to 1e-2 relative error;
 //  2. the whole loss and dS0 of every layer on demo-small and on a 2-layer model of the 0.1B
 //     width with sequences of several wkv spans, against autograd in fp32 on the CPU (the ground
-//     truth): within 3e-2 relative error, which is bf16's rounding compounded over the layers,
-//     printed beside the error of the eager bf16 CUDA path (autograd over forward.cpp);
+//     truth): no further from it than 1.5x the eager bf16 CUDA path (autograd over forward.cpp,
+//     bf16 weights too) plus 1e-2, and below 0.25. On demo-small the bf16 weights alone move
+//     dS0 by 3-12% (both CUDA paths, measured); on the random model both paths are within 1e-2;
 //  3. with recompute, the same bits.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -58,9 +60,10 @@ rwkv::AttWeights random_att(Rand& rnd, int64_t C, bool layer0) {
   return p;
 }
 
-void check_ops() {
+// C = 256 runs the generic norm_mix kernels, C = 1024 those that hold the row in registers.
+void check_ops(int64_t C) {
   Rand rnd;
-  const int64_t B = 3, T = 37, M = B * T, C = 256;
+  const int64_t B = 3, T = 37, M = B * T;
   const auto b16 = torch::kBFloat16;
   // norm_mix with an added residual and six mixes, and with one mix and no residual
   for (int n_mix : {6, 1}) {
@@ -68,7 +71,7 @@ void check_ops() {
     const auto w = rnd.u({C}, 0.8, 1.2), b = rnd.u({C}, -0.2, 0.2), mu = rnd.u({n_mix, C}, 0, 1);
     const auto k = ops::norm_mix(Impl::Kernels, x, add, T, w, b, mu, b16);
     const auto r = ops::norm_mix(Impl::Reference, x, add, T, w, b, mu, b16);
-    const std::string tag = "norm_mix n=" + std::to_string(n_mix);
+    const std::string tag = "C=" + std::to_string(C) + " norm_mix n=" + std::to_string(n_mix);
     check(tag + " x", k.x, r.x, 1e-6);
     for (int l = 0; l < n_mix; ++l) check(tag + " mix " + std::to_string(l), k.mixes[l], r.mixes[l], 1e-2);
     std::vector<Tensor> d;
@@ -83,7 +86,7 @@ void check_ops() {
   // mid and post, in layer 0 (no value residual) and later layers
   for (bool layer0 : {true, false}) {
     const auto p = random_att(rnd, C, layer0);
-    const std::string tag = layer0 ? "layer 0 " : "layer 1 ";
+    const std::string tag = "C=" + std::to_string(C) + (layer0 ? " layer 0 " : " layer 1 ");
     const auto k = rnd.n({M, C}, 1, b16), v = rnd.n({M, C}, 1, b16), wl = rnd.n({M, C}, 1, b16);
     const auto al = rnd.n({M, C}, 1, b16), vl = layer0 ? Tensor() : rnd.n({M, C}, 1, b16);
     const auto vf = layer0 ? Tensor() : rnd.n({M, C}, 1, b16), r = rnd.n({M, C}, 1, b16), g = rnd.n({M, C}, 1, b16);
@@ -194,8 +197,10 @@ void check_model(const std::string& name, const std::shared_ptr<const rwkv::Mode
               eager.loss.item<double>(), fused.loss.item<double>());
   check(name + " loss", fused.loss, ref.loss, 1e-2);
   for (int l = 0; l < d.n_layer; ++l) {
-    std::printf("%s layer %d: eager bf16 dS0 rel err %.2e\n", name.c_str(), l, rel_err(eager.grads[l], ref.grads[l]));
-    check(name + " dS0 layer " + std::to_string(l), fused.grads[l], ref.grads[l], 3e-2);
+    const double e_eager = rel_err(eager.grads[l], ref.grads[l]);
+    std::printf("%s layer %d: eager bf16 dS0 rel err %.2e, fused vs eager %.2e\n", name.c_str(), l, e_eager,
+                rel_err(fused.grads[l], eager.grads[l]));
+    check(name + " dS0 layer " + std::to_string(l), fused.grads[l], ref.grads[l], std::min(0.25, 1.5 * e_eager + 1e-2));
   }
   const auto rc = run(sg, [&] { return rwkv::fused_ce_sum(gpu->impl(), bg.mb, sg, true, Impl::Kernels); });
   bool same = torch::equal(rc.loss, fused.loss);
@@ -212,7 +217,8 @@ int main() {
     std::printf("no CUDA device: skipped\n");
     return 77;
   }
-  check_ops();
+  check_ops(256);
+  check_ops(1024);
   rwkv::LoadOptions on_gpu;
   on_gpu.device = "cuda";
   on_gpu.compute_bf16 = true;
