@@ -1,12 +1,10 @@
 // Device helpers shared by the wkv7 span kernels (wkv7_spans.cu, wkv7_steps.cu).
 //
-// Every span kernel is one block of 512 threads per (batch*head, span) and holds a head's whole
-// 64 x 64 state. Row layout: thread tid owns row i = tid/8 (value index) and, with c = tid%8,
-// the 8 keys j = 4(c + 8q) + e (q < 2, e < 4), kept as x[4q+e]. The 8 threads of a row are
-// adjacent lanes, so a row sum is 8 in-thread terms and three xor shuffles, and a key vector read
-// by them is one contiguous 64-float line broadcast to the warp's other rows. (Four lanes of 16
-// keys each, 256 threads, needed 128 registers in the backward: 16 warps an SM, half the issue
-// rate they could have. Eight lanes keep the work per block and double the warps.)
+// Every span kernel is one block of 256 threads per (batch*head, span) and holds a head's whole
+// 64 x 64 state. Row layout: thread tid owns row i = tid/4 (value index) and, with c = tid%4,
+// the 16 keys j = 4(c + 4q) + e (q, e < 4), kept as x[4q+e]. The 4 threads of a row are adjacent
+// lanes, so a row sum is 16 in-thread terms and two xor shuffles, and a key vector read by them
+// is one contiguous 64-float line broadcast to the warp's other rows.
 //
 // Inputs arrive by cp.async into shared memory, one stage of P steps ahead of their use.
 #pragma once
@@ -20,8 +18,8 @@
 namespace rwkv::cuda::wkv {
 
 constexpr int N = kHeadSize;
-constexpr int kThreads = 512;  // 64 rows x 8 lanes
-constexpr int kLanes = 8;      // threads per row
+constexpr int kThreads = 256;  // 64 rows x 4 lanes
+constexpr int kLanes = 4;      // threads per row
 constexpr int R = N / kLanes;  // keys per thread
 constexpr int P = 8;           // steps per prefetch stage (divides kSpan)
 static_assert(kSpan % P == 0 && kSpan % kChunk == 0, "stages and checkpoints tile a span");
@@ -31,11 +29,10 @@ __device__ __forceinline__ size_t at(int b, int t, int h, int n, int T, int H) {
   return ((size_t(b) * T + t) * H + h) * N + n;
 }
 
-// Sum over the 8 threads of a row (adjacent lanes); all 8 get the same bits.
+// Sum over the 4 threads of a row (adjacent lanes); all 4 get the same bits.
 __device__ __forceinline__ float row_sum(float x) {
   x += __shfl_xor_sync(0xffffffffu, x, 1);
-  x += __shfl_xor_sync(0xffffffffu, x, 2);
-  return x + __shfl_xor_sync(0xffffffffu, x, 4);
+  return x + __shfl_xor_sync(0xffffffffu, x, 2);
 }
 
 __device__ __forceinline__ float to_f(float x) { return x; }
@@ -53,11 +50,21 @@ __device__ __forceinline__ void load4(const __nv_bfloat16* p, float* x) {
   x[0] = lo.x, x[1] = lo.y, x[2] = hi.x, x[3] = hi.y;
 }
 
-// Row layout: x[4q+e] = vec[4(c + 8q) + e], the thread's 8 entries of a key-indexed vector [N].
+// Row layout: x[4q+e] = vec[4(c + 4q) + e], the thread's 16 entries of a key-indexed vector [N].
 template <typename T>
 __device__ __forceinline__ void gather_keys(float (&x)[R], const T* vec, int c) {
 #pragma unroll
   for (int q = 0; q < R / 4; ++q) load4(vec + 4 * (c + kLanes * q), x + 4 * q);
+}
+
+// gather_keys of an fp32 vector in global memory that another block of the same launch wrote:
+// ld.global.cg reads past L1, which its writes do not update.
+__device__ __forceinline__ void gather_keys_cg(float (&x)[R], const float* vec, int c) {
+#pragma unroll
+  for (int q = 0; q < R / 4; ++q) {
+    const float4 f = __ldcg(reinterpret_cast<const float4*>(vec + 4 * (c + kLanes * q)));
+    x[4 * q] = f.x, x[4 * q + 1] = f.y, x[4 * q + 2] = f.z, x[4 * q + 3] = f.w;
+  }
 }
 
 // Inverse of gather_keys, into an fp32 vector.
@@ -109,17 +116,30 @@ struct Stages {
   }
 };
 
-// The two halves of each wkv7 direction that run per (batch*head, span): wkv7_steps.cu.
-// starts(bh, sp) = starts + (bh * starts_per_bh + sp * start_step) * N*N for sp >= 1 (s0 for sp = 0).
+// The fused launches of wkv7_steps.cu: the chain of every head beside the per-step work of
+// every span. Span starts: starts + (bh * starts_per_bh + sp * start_step) * N*N for sp >= 1
+// (s0 for sp = 0); dS at span ends: dsend + (bh * ns + sp) * N*N. sync: 1 + BH*ns ints of
+// workspace (zeroed by the launcher).
 template <typename In>
-void launch_forward_steps(int B, int T, int H, const In* r, const float* w, const In* k, const In* v, const In* a,
-                          const In* b, const float* s0, const float* starts, int starts_per_bh, int start_step,
-                          float* y, float* sT, float* ckpt, float* sa, cudaStream_t stream);
-// dS_end(bh, sp) = dsend + (bh * ns + sp) * N*N.
+struct FwdArgs {
+  int T, H, BH, ns, n_chain;  // n_chain = BH, or 0 when a single span needs no chain
+  const In *r, *k, *v, *a, *b;
+  const float *w, *s0, *G, *D;
+  float* starts;
+  int starts_per_bh, start_step;
+  float *y, *sT, *ckpt, *sa;
+};
 template <typename In>
-void launch_backward_steps(int B, int T, int H, const In* r, const float* w, const In* k, const In* v, const In* a,
-                           const In* b, const float* sT, const float* ckpt, const float* sa, const float* dy,
-                           const float* dsend, float* dr, float* dw, float* dk, float* dv, float* da, float* db,
-                           float* ds0, cudaStream_t stream);
+struct BwdArgs {
+  int T, H, BH, ns;
+  const In *r, *k, *v, *a, *b;
+  const float *w, *sT, *ckpt, *sa, *dy, *dsT, *G, *E;
+  float* dsend;
+  float *dr, *dw, *dk, *dv, *da, *db, *ds0;
+};
+template <typename In>
+void launch_forward_fused(const FwdArgs<In>& p, int* sync, cudaStream_t stream);
+template <typename In>
+void launch_backward_fused(const BwdArgs<In>& p, int* sync, cudaStream_t stream);
 
 }  // namespace rwkv::cuda::wkv

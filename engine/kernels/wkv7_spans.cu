@@ -3,7 +3,7 @@
 //               by running the recurrence on the 64 rows of I and of 0 at once;
 //   adjoint:    per span, E = dS at its start from dS = 0 at its end (only the span's dy);
 //   chain:      per head, S_{c+1} = S_c G_c + D_c forwards, dS_c = dS_{c+1} G_cᵀ + E_c backwards.
-#include "wkv7_common.cuh"
+#include "wkv7_chain.cuh"
 
 namespace rwkv::cuda {
 namespace wkv {
@@ -11,7 +11,6 @@ namespace {
 
 __device__ __forceinline__ float sum4(const float (&p)[4]) { return (p[0] + p[1]) + (p[2] + p[3]); }
 
-constexpr size_t kMat = size_t(N) * N;
 
 // Key index of the thread's x-th entry in the row layout.
 __device__ __forceinline__ int key_of(int x, int c) { return 4 * (c + kLanes * (x / 4)) + x % 4; }
@@ -19,7 +18,7 @@ __device__ __forceinline__ int key_of(int x, int c) { return 4 * (c + kLanes * (
 // Row layout over span blockIdx.y of head blockIdx.x: g = row `row` of G (starts as e_row),
 // d = row `row` of D (starts as 0). Both see the same gates: g G_t, d G_t + v_t[row] k_tᵀ.
 template <typename In>
-__global__ void __launch_bounds__(kThreads, 2) transition(int T, int H, const float* __restrict__ w,
+__global__ void __launch_bounds__(kThreads, 3) transition(int T, int H, const float* __restrict__ w,
                                                        const In* __restrict__ k, const In* __restrict__ v,
                                                        const In* __restrict__ a, const In* __restrict__ bb,
                                                        float* __restrict__ G, float* __restrict__ D) {
@@ -77,7 +76,7 @@ __global__ void __launch_bounds__(kThreads, 2) transition(int T, int H, const fl
 // Row layout over span sp_lo + blockIdx.y of head blockIdx.x, t = end-1 .. begin: e = row `row`
 // of dS, from 0: e += dy_t[row] r_t, then e = e diag(w_t) + (e b_t) a_tᵀ. Writes E.
 template <typename In>
-__global__ void __launch_bounds__(kThreads, 2) adjoint(int T, int H, int ns, int sp_lo, const In* __restrict__ r,
+__global__ void __launch_bounds__(kThreads, 3) adjoint(int T, int H, int ns, int sp_lo, const In* __restrict__ r,
                                                     const float* __restrict__ w, const In* __restrict__ a,
                                                     const In* __restrict__ bb, const float* __restrict__ dy,
                                                     float* __restrict__ E) {
@@ -134,101 +133,22 @@ __global__ void __launch_bounds__(kThreads, 2) adjoint(int T, int H, int ns, int
   scatter_keys(E + (size_t(bh) * ns + sp) * kMat + size_t(row) * N, e, c);
 }
 
-constexpr int kPad = N + 4;           // shared rows padded by one float4
-constexpr int kChainThreads = 256;    // 16 x 16 threads, a 4 x 4 tile of the product each
-
-// The thread's 16 entries of an N x N row-major matrix in the load layout: row tid/4, columns
-// 16 (tid%4) .. +15.
-__device__ __forceinline__ void load_tile(const float* M, float (&x)[16]) {
-  const float* p = M + (threadIdx.x / 4) * N + 16 * (threadIdx.x % 4);
-#pragma unroll
-  for (int q = 0; q < 4; ++q) load4(p + 4 * q, x + 4 * q);
-}
-// Into shared memory as X[m][j] = M[m][j], or transposed X[j][m] = M[m][j].
-__device__ __forceinline__ void store_tile(float (*X)[kPad], const float (&x)[16], bool transpose) {
-  const int m = threadIdx.x / 4, j0 = 16 * (threadIdx.x % 4);
-#pragma unroll
-  for (int e = 0; e < 16; ++e) {
-    if (transpose) X[j0 + e][m] = x[e];
-    else X[m][j0 + e] = x[e];
-  }
-}
-
-// One block per head. Forward (backward = false): S = init (s0), then for c = 0 .. ns-2:
-// S = S G_c + D_c, written to out slot c+1. Backward: S = init (dsT, or 0 when null), written to
-// out slot ns-1, then for c = ns-1 .. c_lo: S = S G_cᵀ + D_c (D = E), written to slot c-1, or to
-// ds0 for c = 0. Slot(c) = out + (bh * out_per_bh + c * out_step) * N*N.
-// Thread tile: rows i0 .. i0+3, columns j0 .. j0+3 of the product; S is kept transposed in St so
-// that both operands of the inner product are float4 reads.
-__global__ void __launch_bounds__(kChainThreads) chain(int ns, bool backward, int c_lo, const float* __restrict__ init,
-                                                  const float* __restrict__ G, const float* __restrict__ D,
-                                                  float* __restrict__ out, int out_per_bh, int out_step,
-                                                  float* __restrict__ ds0) {
-  const int bh = blockIdx.x, i0 = 4 * (threadIdx.x / 16), j0 = 4 * (threadIdx.x % 16);
-  __shared__ __align__(16) float St[N][kPad];  // St[m][i] = S[i][m]
-  __shared__ __align__(16) float X[N][kPad];   // the step's G_c (or G_cᵀ) as X[m][j]
-  auto slot = [&](int c) { return out + (size_t(bh) * out_per_bh + size_t(c) * out_step) * kMat; };
-  float x[16];
-  if (init) {
-    load_tile(init + size_t(bh) * kMat, x);
-  } else {
-#pragma unroll
-    for (int e = 0; e < 16; ++e) x[e] = 0.f;
-  }
-  store_tile(St, x, true);
-  if (backward) {
-    float* o = slot(ns - 1) + (threadIdx.x / 4) * N + 16 * (threadIdx.x % 4);
-#pragma unroll
-    for (int q = 0; q < 4; ++q) *reinterpret_cast<float4*>(o + 4 * q) = make_float4(x[4 * q], x[4 * q + 1], x[4 * q + 2], x[4 * q + 3]);
-  }
-  const int n_steps = backward ? ns - c_lo : ns - 1;
-  auto span_of = [&](int n) { return backward ? ns - 1 - n : n; };
-  float dn[4][4];  // the next step's D tile, in the product's layout
-  auto load_step = [&](int n) {
-    const size_t o = (size_t(bh) * ns + span_of(n)) * kMat;
-    load_tile(G + o, x);
-#pragma unroll
-    for (int i = 0; i < 4; ++i) load4(D + o + (i0 + i) * N + j0, dn[i]);
-  };
-  if (n_steps > 0) load_step(0);
-  for (int n = 0; n < n_steps; ++n) {
-    const int cs = span_of(n);
-    float acc[4][4];
-#pragma unroll
-    for (int i = 0; i < 4; ++i)
-#pragma unroll
-      for (int jj = 0; jj < 4; ++jj) acc[i][jj] = dn[i][jj];
-    __syncthreads();  // X is free, St is complete
-    store_tile(X, x, backward);
-    __syncthreads();
-    if (n + 1 < n_steps) load_step(n + 1);  // in flight during the product
-#pragma unroll 8
-    for (int m = 0; m < N; ++m) {
-      const float4 s4 = *reinterpret_cast<const float4*>(&St[m][i0]);
-      const float4 g4 = *reinterpret_cast<const float4*>(&X[m][j0]);
-      const float sv[4] = {s4.x, s4.y, s4.z, s4.w}, gv[4] = {g4.x, g4.y, g4.z, g4.w};
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int jj = 0; jj < 4; ++jj) acc[i][jj] = fmaf(sv[i], gv[jj], acc[i][jj]);
-    }
-    __syncthreads();  // every read of St is done
-#pragma unroll
-    for (int i = 0; i < 4; ++i)
-#pragma unroll
-      for (int jj = 0; jj < 4; ++jj) St[j0 + jj][i0 + i] = acc[i][jj];
-    float* o = !backward ? slot(cs + 1) : cs >= 1 ? slot(cs - 1) : ds0 + size_t(bh) * kMat;
-#pragma unroll
-    for (int i = 0; i < 4; ++i)
-      *reinterpret_cast<float4*>(o + (i0 + i) * N + j0) = make_float4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
-  }
+// The chain alone, for the backward that needs ds0 only (the fused kernels of wkv7_steps.cu run
+// it beside the per-step work).
+__global__ void __launch_bounds__(kThreads) chain(int ns, int c_lo, const float* __restrict__ init,
+                                                  const float* __restrict__ G, const float* __restrict__ E,
+                                                  float* __restrict__ dsend, float* __restrict__ ds0) {
+  __shared__ ChainShared sh;
+  run_chain(sh, blockIdx.x, ns, true, c_lo, init, G, E, dsend, ns, 1, ds0, [](int) {});
 }
 
 }  // namespace
 }  // namespace wkv
 
+// G (when not kept), D or E, span starts or dS at span ends, then the sync ints.
 size_t wkv7_workspace_floats(int B, int T, int H) {
-  return 3 * size_t(B) * H * n_spans(T) * wkv::kMat;
+  const size_t spans = size_t(B) * H * n_spans(T);
+  return 3 * spans * wkv::kMat + 1 + spans;
 }
 
 template <typename In>
@@ -237,19 +157,20 @@ void wkv7_forward(int B, int T, int H, const In* r, const float* w, const In* k,
                   cudaStream_t stream) {
   const int ns = n_spans(T), BH = B * H;
   const size_t blk = size_t(BH) * ns * wkv::kMat;
-  float* Gw = G ? G : work;
-  float* D = work + blk;
-  const float* starts = nullptr;
-  int per_bh = 0, step = 0;
-  if (ns > 1 || G) wkv::transition<In><<<dim3(BH, ns), wkv::kThreads, 0, stream>>>(T, H, w, k, v, a, b, Gw, D);
-  if (ns > 1) {
-    float* out = ckpt ? ckpt : work + 2 * blk;  // span starts go where the backward will look for them
-    per_bh = ckpt ? n_chunks(T) : ns;
-    step = ckpt ? kSpan / kChunk : 1;
-    wkv::chain<<<BH, wkv::kChainThreads, 0, stream>>>(ns, false, 0, s0, Gw, D, out, per_bh, step, nullptr);
-    starts = out;
-  }
-  wkv::launch_forward_steps<In>(B, T, H, r, w, k, v, a, b, s0, starts, per_bh, step, y, sT, ckpt, sa, stream);
+  wkv::FwdArgs<In> p{};
+  p.T = T, p.H = H, p.BH = BH, p.ns = ns, p.n_chain = ns > 1 ? BH : 0;
+  p.r = r, p.k = k, p.v = v, p.a = a, p.b = b, p.w = w, p.s0 = s0;
+  p.G = G ? G : work;
+  p.D = work + blk;
+  p.y = y, p.sT = sT, p.ckpt = ckpt, p.sa = sa;
+  // span starts go where the backward looks for them: the checkpoints at every 4th chunk
+  p.starts = ckpt ? ckpt : work + 2 * blk;
+  p.starts_per_bh = ckpt ? n_chunks(T) : ns;
+  p.start_step = ckpt ? kSpan / kChunk : 1;
+  if (ns > 1 || G)
+    wkv::transition<In><<<dim3(BH, ns), wkv::kThreads, 0, stream>>>(T, H, w, k, v, a, b, const_cast<float*>(p.G),
+                                                                    const_cast<float*>(p.D));
+  wkv::launch_forward_fused<In>(p, reinterpret_cast<int*>(work + 3 * blk), stream);
 }
 
 template <typename In>
@@ -263,10 +184,16 @@ void wkv7_backward(int B, int T, int H, const In* r, const float* w, const In* k
   float* dsend = work + blk;  // dS at the end of each span
   if (ns > lo)
     wkv::adjoint<In><<<dim3(BH, ns - lo), wkv::kThreads, 0, stream>>>(T, H, ns, lo, r, w, a, b, dy, E);
-  wkv::chain<<<BH, wkv::kChainThreads, 0, stream>>>(ns, true, lo, dsT, G, E, dsend, ns, 1, ds0);
-  if (!ds0_only)
-    wkv::launch_backward_steps<In>(B, T, H, r, w, k, v, a, b, sT, ckpt, sa, dy, dsend, dr, dw, dk, dv, da, db, ds0,
-                                   stream);
+  if (ds0_only) {
+    wkv::chain<<<BH, wkv::kThreads, 0, stream>>>(ns, 0, dsT, G, E, dsend, ds0);
+    return;
+  }
+  wkv::BwdArgs<In> p{};
+  p.T = T, p.H = H, p.BH = BH, p.ns = ns;
+  p.r = r, p.k = k, p.v = v, p.a = a, p.b = b, p.w = w, p.sT = sT, p.ckpt = ckpt, p.sa = sa, p.dy = dy;
+  p.dsT = dsT, p.G = G, p.E = E, p.dsend = dsend;
+  p.dr = dr, p.dw = dw, p.dk = dk, p.dv = dv, p.da = da, p.db = db, p.ds0 = ds0;
+  wkv::launch_backward_fused<In>(p, reinterpret_cast<int*>(work + 3 * blk), stream);
 }
 
 #define RWKV_WKV(In)                                                                                              \

@@ -1,7 +1,9 @@
 // The per-step halves of the wkv7 span algorithm (wkv7_kernels.h): every (batch*head, span)
-// runs its <= 64 steps from a known start state (forward) or a known dS at its end (backward),
-// all spans at once. One block of 256 threads holds the head's whole state (wkv7_common.cuh).
-#include "wkv7_common.cuh"
+// runs its <= 64 steps from its start state (forward) or from dS at its end (backward), all spans
+// at once, in the same launch as the chain that produces those states: a span starts as soon as
+// its own state is published, so the chain's latency hides behind the other spans' work. One
+// block of 256 threads holds the head's whole state (wkv7_common.cuh).
+#include "wkv7_chain.cuh"
 
 namespace rwkv::cuda::wkv {
 namespace {
@@ -9,7 +11,7 @@ namespace {
 // Sum of four partial accumulators: breaks one FMA dependency chain into four.
 __device__ __forceinline__ float sum4(const float (&p)[4]) { return (p[0] + p[1]) + (p[2] + p[3]); }
 
-// x[n] = vec[n], n < R: the rows of a column-layout slice.
+// x[n] = vec[n], n < 16: the 16 rows of a column-layout slice.
 __device__ __forceinline__ void gather_rows(float (&x)[R], const float* vec) {
 #pragma unroll
   for (int q = 0; q < R / 4; ++q) load4(vec + 4 * q, x + 4 * q);
@@ -18,21 +20,23 @@ __device__ __forceinline__ void gather_rows(float (&x)[R], const float* vec) {
 enum { IR, IK, IA, IB, IV, NIn };  // the In-typed inputs as staged
 enum { FW, FDY, FSA, NF };         // the fp32 inputs as staged (the forward stages FW only)
 
-// Forward over span blockIdx.y of head blockIdx.x, row layout: S_t row by row, y_t, and what the
-// backward needs: sa_t = (S_{t-1} a_t)_i per step and S before every 16th step.
 template <typename In>
-__global__ void __launch_bounds__(kThreads, 2) forward_steps(int T, int H, const In* __restrict__ r,
-                                                          const float* __restrict__ w, const In* __restrict__ k,
-                                                          const In* __restrict__ v, const In* __restrict__ a,
-                                                          const In* __restrict__ bb, const float* __restrict__ s0,
-                                                          const float* __restrict__ starts, int starts_per_bh,
-                                                          int start_step, float* __restrict__ y,
-                                                          float* __restrict__ sT, float* __restrict__ ckpt,
-                                                          float* __restrict__ sa_out) {
-  const int bh = blockIdx.x, sp = blockIdx.y, b = bh / H, h = bh % H;
+using FwdStages = Stages<In, NIn, 1>;
+
+// Forward over span sp of head bh, row layout: S_t row by row, y_t, and what the backward
+// needs: sa_t = (S_{t-1} a_t)_i per step and S before every 16th step.
+template <typename In>
+__device__ __forceinline__ void forward_span(FwdStages<In>& stg, int bh, int sp, int T, int H,
+                                             const In* __restrict__ r, const float* __restrict__ w,
+                                             const In* __restrict__ k, const In* __restrict__ v,
+                                             const In* __restrict__ a, const In* __restrict__ bb,
+                                             const float* __restrict__ s0, const float* __restrict__ starts,
+                                             int starts_per_bh, int start_step, float* __restrict__ y,
+                                             float* __restrict__ sT, float* __restrict__ ckpt,
+                                             float* __restrict__ sa_out) {
+  const int b = bh / H, h = bh % H;
   const int row = threadIdx.x / kLanes, c = threadIdx.x % kLanes;
   const int t_begin = sp * kSpan, t_end = min(T, t_begin + kSpan), nck = (T + kChunk - 1) / kChunk;
-  __shared__ Stages<In, NIn, 1> stg;
   const In* const ins[NIn] = {r, k, a, bb, v};
   auto prefetch = [&](int buf, int t0) {
 #pragma unroll
@@ -43,7 +47,7 @@ __global__ void __launch_bounds__(kThreads, 2) forward_steps(int T, int H, const
   const float* start = sp == 0 ? s0 + size_t(bh) * N * N
                                : starts + (size_t(bh) * starts_per_bh + size_t(sp) * start_step) * N * N;
   float S[R];  // S[4q+e] = S[row][4(c + 4q) + e]
-  gather_keys(S, start + row * N, c);
+  gather_keys_cg(S, start + row * N, c);
   prefetch(0, t_begin);
   for (int t0 = t_begin, i = 0; t0 < t_end; t0 += P, ++i) {
     const int st = i & 1;
@@ -90,29 +94,36 @@ __global__ void __launch_bounds__(kThreads, 2) forward_steps(int T, int H, const
   if (t_end == T) scatter_keys(sT + (size_t(bh) * N + row) * N, S, c);
 }
 
-// Backward over span blockIdx.y of head blockIdx.x (spec 6.1), t = end-1 .. begin, from dS at the
-// span's end. Per thread:
-//   row layout    dSr[4q+e] = dS[row][4(c + 8q) + e]  -> dv_i, dSb_i = (dS b)_i
-//   column layout S[x] = S_t[8 sl + x][j], dSc[x] = dS[8 sl + x][j]  (key j = tid/8, slice sl = tid%8)
-//                 -> the slice's parts of dr_j, dw_j, dk_j, da_j, db_j, summed over the 8 slices
-//                    (adjacent lanes) by three shuffles
+// Backward over span sp of head bh (spec 6.1), t = end-1 .. begin, from dS at the span's end.
+// Per thread:
+//   row layout    dSr[4q+e] = dS[row][4(c + 4q) + e]  -> dv_i, dSb_i = (dS b)_i
+//   column layout S[x] = S_t[16 sl + x][j], dSc[x] = dS[16 sl + x][j]  (key j = tid/4, slice sl = tid%4)
+//                 -> the slice's parts of dr_j, dw_j, dk_j, da_j, db_j, summed over the 4 slices
+//                    (adjacent lanes) by two shuffles
 // dSr and dSc are the same numbers, held twice so that every sum is in-thread plus shuffles. dSb
 // crosses from row to column layout through shared memory (one barrier per step). S_{t-1} is
 // recovered by exact backstepping S_{t-1}[:,j] = (S_t[:,j] - k_j v - b_j sa) / w_j and reloaded
 // from a checkpoint every 16 steps (w >= 0.545, so at most 1.6e4 growth of rounding).
 template <typename In>
-__global__ void __launch_bounds__(kThreads, 2) backward_steps(
-    int T, int H, const In* __restrict__ r, const float* __restrict__ w, const In* __restrict__ k,
-    const In* __restrict__ v, const In* __restrict__ a, const In* __restrict__ bb, const float* __restrict__ sT,
-    const float* __restrict__ ckpt, const float* __restrict__ sa_in, const float* __restrict__ dy,
-    const float* __restrict__ dsend, float* __restrict__ dr, float* __restrict__ dw, float* __restrict__ dk,
-    float* __restrict__ dv, float* __restrict__ da, float* __restrict__ db, float* __restrict__ ds0) {
-  const int bh = blockIdx.x, sp = blockIdx.y, ns = gridDim.y, b = bh / H, h = bh % H;
+struct BwdShared {
+  Stages<In, NIn, NF> stg;
+  __align__(16) float dSb[2][N];  // (dS_t b)_i, by step parity
+};
+
+template <typename In>
+__device__ __forceinline__ void backward_span(
+    BwdShared<In>& sh, int bh, int sp, int ns, int T, int H, const In* __restrict__ r, const float* __restrict__ w,
+    const In* __restrict__ k, const In* __restrict__ v, const In* __restrict__ a, const In* __restrict__ bb,
+    const float* __restrict__ sT, const float* __restrict__ ckpt, const float* __restrict__ sa_in,
+    const float* __restrict__ dy, const float* __restrict__ dsend, float* __restrict__ dr, float* __restrict__ dw,
+    float* __restrict__ dk, float* __restrict__ dv, float* __restrict__ da, float* __restrict__ db,
+    float* __restrict__ ds0) {
+  const int b = bh / H, h = bh % H;
   const int row = threadIdx.x / kLanes, c = threadIdx.x % kLanes;  // row layout
   const int j = threadIdx.x / kLanes, sl = threadIdx.x % kLanes;   // column layout
   const int t_begin = sp * kSpan, t_end = min(T, t_begin + kSpan), nck = (T + kChunk - 1) / kChunk;
-  __shared__ Stages<In, NIn, NF> stg;
-  __shared__ __align__(16) float sdSb[2][N];  // (dS_t b)_i, by step parity
+  auto& stg = sh.stg;
+  auto& sdSb = sh.dSb;
   const In* const ins[NIn] = {r, k, a, bb, v};
   const float* const fins[NF] = {w, dy, sa_in};
   auto prefetch = [&](int buf, int t0) {
@@ -124,9 +135,9 @@ __global__ void __launch_bounds__(kThreads, 2) backward_steps(
   };
   const float* dse = dsend + (size_t(bh) * ns + sp) * N * N;
   float dSr[R], S[R], dSc[R];
-  gather_keys(dSr, dse + row * N, c);
+  gather_keys_cg(dSr, dse + row * N, c);
 #pragma unroll
-  for (int x = 0; x < R; ++x) dSc[x] = dse[(R * sl + x) * N + j];
+  for (int x = 0; x < R; ++x) dSc[x] = __ldcg(dse + (R * sl + x) * N + j);
   // Stage i holds steps [base, base + P) in slots 0..P-1, base = t_end - (i+1) P (only those >= t_begin).
   const int n_stages = (t_end - t_begin + P - 1) / P;
   prefetch(0, t_end - P);
@@ -207,7 +218,7 @@ __global__ void __launch_bounds__(kThreads, 2) backward_steps(
         dk[o] = pk;
       } else if (sl == 2) {
         da[o] = pa;
-      } else if (sl == 3) {
+      } else {
         db[o] = pb;
       }
     }
@@ -218,35 +229,74 @@ __global__ void __launch_bounds__(kThreads, 2) backward_steps(
     for (int x = 0; x < R; ++x) ds0[size_t(bh) * N * N + (R * sl + x) * N + j] = dSc[x];
 }
 
+// The chain of every head and the per-step work of every span in one launch. Tickets
+// 0 .. n_chain-1 run the chains (n_chain = 0: a single span, nothing to chain); the others run
+// span sp = ticket / BH of head bh = ticket % BH, span 0 first, each waiting for its start state.
+template <typename In>
+union FwdShared {
+  ChainShared chain;
+  FwdStages<In> stg;
+};
+
+template <typename In>
+__global__ void __launch_bounds__(kThreads, 3) forward_fused(FwdArgs<In> p, int* sync) {
+  __shared__ FwdShared<In> sh;
+  const int ticket = take_ticket(sync), ns = p.ns, BH = p.BH;
+  int* flags = sync + 1;
+  if (ticket < p.n_chain) {
+    const int bh = ticket;
+    run_chain(sh.chain, bh, ns, false, 0, p.s0, p.G, p.D, p.starts, p.starts_per_bh, p.start_step, nullptr,
+              [&](int c) { release(flags + bh * ns + c); });
+    return;
+  }
+  const int t = ticket - p.n_chain, sp = t / BH, bh = t % BH;
+  if (sp > 0) acquire(flags + bh * ns + sp);
+  forward_span<In>(sh.stg, bh, sp, p.T, p.H, p.r, p.w, p.k, p.v, p.a, p.b, p.s0, p.starts, p.starts_per_bh,
+                   p.start_step, p.y, p.sT, p.ckpt, p.sa);
+}
+
+// Tickets 0 .. BH-1 run the backward chains (dS at each span's end, from dsT); the others run
+// span ns-1 - ticket / BH of head ticket % BH, the last span first.
+template <typename In>
+union BwdUnion {
+  ChainShared chain;
+  BwdShared<In> span;
+};
+
+template <typename In>
+__global__ void __launch_bounds__(kThreads, 2) backward_fused(BwdArgs<In> p, int* sync) {
+  __shared__ BwdUnion<In> sh;
+  const int ticket = take_ticket(sync), ns = p.ns, BH = p.BH;
+  int* flags = sync + 1;
+  if (ticket < BH) {
+    const int bh = ticket;
+    run_chain(sh.chain, bh, ns, true, 1, p.dsT, p.G, p.E, p.dsend, ns, 1, nullptr,
+              [&](int c) { release(flags + bh * ns + c); });
+    return;
+  }
+  const int t = ticket - BH, sp = ns - 1 - t / BH, bh = t % BH;
+  acquire(flags + bh * ns + sp);
+  backward_span<In>(sh.span, bh, sp, ns, p.T, p.H, p.r, p.w, p.k, p.v, p.a, p.b, p.sT, p.ckpt, p.sa, p.dy, p.dsend,
+                    p.dr, p.dw, p.dk, p.dv, p.da, p.db, p.ds0);
+}
+
 }  // namespace
 
 template <typename In>
-void launch_forward_steps(int B, int T, int H, const In* r, const float* w, const In* k, const In* v, const In* a,
-                          const In* b, const float* s0, const float* starts, int starts_per_bh, int start_step,
-                          float* y, float* sT, float* ckpt, float* sa, cudaStream_t stream) {
-  forward_steps<In><<<dim3(B * H, n_spans(T)), kThreads, 0, stream>>>(T, H, r, w, k, v, a, b, s0, starts,
-                                                                      starts_per_bh, start_step, y, sT, ckpt, sa);
+void launch_forward_fused(const FwdArgs<In>& p, int* sync, cudaStream_t stream) {
+  cudaMemsetAsync(sync, 0, sizeof(int) * (1 + size_t(p.BH) * p.ns), stream);
+  forward_fused<In><<<p.n_chain + p.BH * p.ns, kThreads, 0, stream>>>(p, sync);
 }
 
 template <typename In>
-void launch_backward_steps(int B, int T, int H, const In* r, const float* w, const In* k, const In* v, const In* a,
-                           const In* b, const float* sT, const float* ckpt, const float* sa, const float* dy,
-                           const float* dsend, float* dr, float* dw, float* dk, float* dv, float* da, float* db,
-                           float* ds0, cudaStream_t stream) {
-  backward_steps<In><<<dim3(B * H, n_spans(T)), kThreads, 0, stream>>>(T, H, r, w, k, v, a, b, sT, ckpt, sa, dy,
-                                                                       dsend, dr, dw, dk, dv, da, db, ds0);
+void launch_backward_fused(const BwdArgs<In>& p, int* sync, cudaStream_t stream) {
+  cudaMemsetAsync(sync, 0, sizeof(int) * (1 + size_t(p.BH) * p.ns), stream);
+  backward_fused<In><<<p.BH + p.BH * p.ns, kThreads, 0, stream>>>(p, sync);
 }
 
-#define RWKV_WKV_STEPS(In)                                                                                        \
-  template void launch_forward_steps<In>(int, int, int, const In*, const float*, const In*, const In*, const In*, \
-                                         const In*, const float*, const float*, int, int, float*, float*, float*,  \
-                                         float*, cudaStream_t);                                                    \
-  template void launch_backward_steps<In>(int, int, int, const In*, const float*, const In*, const In*,           \
-                                          const In*, const In*, const float*, const float*, const float*,         \
-                                          const float*, const float*, float*, float*, float*, float*, float*,     \
-                                          float*, float*, cudaStream_t);
-RWKV_WKV_STEPS(float)
-RWKV_WKV_STEPS(__nv_bfloat16)
-#undef RWKV_WKV_STEPS
+template void launch_forward_fused<float>(const FwdArgs<float>&, int*, cudaStream_t);
+template void launch_forward_fused<__nv_bfloat16>(const FwdArgs<__nv_bfloat16>&, int*, cudaStream_t);
+template void launch_backward_fused<float>(const BwdArgs<float>&, int*, cudaStream_t);
+template void launch_backward_fused<__nv_bfloat16>(const BwdArgs<__nv_bfloat16>&, int*, cudaStream_t);
 
 }  // namespace rwkv::cuda::wkv
