@@ -116,15 +116,14 @@ struct Stages {
   }
 };
 
-// The fused launches of wkv7_steps.cu: the chain of every head beside the per-step work of
-// every span. Span starts: starts + (bh * starts_per_bh + sp * start_step) * N*N for sp >= 1
-// (s0 for sp = 0); dS at span ends: dsend + (bh * ns + sp) * N*N. sync: 1 + BH*ns ints of
-// workspace (zeroed by the launcher).
-template <typename In>
-struct FwdArgs {
+// The fused launches of wkv7_apply.cu and wkv7_steps.cu: the chain of every head beside the
+// work of every span that needs the chain's result. Span starts: starts + (bh * starts_per_bh +
+// sp * start_step) * N*N for sp >= 1 (s0 for sp = 0); dS at span ends: dsend + (bh * ns + sp) *
+// N*N. QG .. AD [B,T,H,N], GS, DS [B,H,ns,3,N,N]: the transition's outputs (wkv7_spans.cu).
+// sync: 1 + BH*ns ints of workspace (zeroed by the launcher).
+struct ApplyArgs {
   int T, H, BH, ns, n_chain;  // n_chain = BH, or 0 when a single span needs no chain
-  const In *r, *k, *v, *a, *b;
-  const float *w, *s0, *G, *D;
+  const float *s0, *G, *D, *QG, *QD, *AG, *AD, *GS, *DS;
   float* starts;
   int starts_per_bh, start_step;
   float *y, *sT, *ckpt, *sa;
@@ -137,8 +136,7 @@ struct BwdArgs {
   float* dsend;
   float *dr, *dw, *dk, *dv, *da, *db, *ds0;
 };
-template <typename In>
-void launch_forward_fused(const FwdArgs<In>& p, int* sync, cudaStream_t stream);
+void launch_forward_apply(const ApplyArgs& p, int* sync, cudaStream_t stream);
 template <typename In>
 void launch_backward_fused(const BwdArgs<In>& p, int* sync, cudaStream_t stream);
 

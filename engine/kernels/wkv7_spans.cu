@@ -1,6 +1,7 @@
 // The span-level halves of the wkv7 span algorithm (wkv7_kernels.h) and the two launchers:
 //   transition: per span, G = Π_t (diag(w_t) + a_t b_tᵀ) and D = the span's state from S = 0,
-//               by running the recurrence on the 64 rows of I and of 0 at once;
+//               by running the recurrence on the 64 rows of I and of 0 at once, and the rows'
+//               dot products that make every forward output linear in the span's start state;
 //   adjoint:    per span, E = dS at its start from dS = 0 at its end (only the span's dy);
 //   chain:      per head, S_{c+1} = S_c G_c + D_c forwards, dS_c = dS_{c+1} G_cᵀ + E_c backwards.
 #include "wkv7_chain.cuh"
@@ -17,17 +18,28 @@ __device__ __forceinline__ int key_of(int x, int c) { return 4 * (c + kLanes * (
 
 // Row layout over span blockIdx.y of head blockIdx.x: g = row `row` of G (starts as e_row),
 // d = row `row` of D (starts as 0). Both see the same gates: g G_t, d G_t + v_t[row] k_tᵀ.
+// With S_t = S_c G_{<=t} + D_{<=t} inside the span (S_c its start), everything the forward
+// outputs is linear in S_c, so the rows' own dot products are kept per step ([B,T,H,N], index
+// n = the row) and wkv7_apply.cu finishes each span with small matrix products once S_c is known:
+//   QG = g_t . r_t, QD = d_t . r_t         -> y_t  = S_c QG_t + QD_t
+//   AG = g_{t-1} . a_t, AD = d_{t-1} . a_t -> sa_t = S_c AG_t + AD_t     (AG, AD may be null)
+// and at the span's 16th, 32nd and 48th step G_{<=t}, D_{<=t} into GS, DS [B,H,ns,3,N,N] (may be
+// null) -> the checkpoints S_c GS + DS.
 template <typename In>
-__global__ void __launch_bounds__(kThreads, 3) transition(int T, int H, const float* __restrict__ w,
-                                                       const In* __restrict__ k, const In* __restrict__ v,
-                                                       const In* __restrict__ a, const In* __restrict__ bb,
-                                                       float* __restrict__ G, float* __restrict__ D) {
-  enum { IK, IA, IB, IV, NIn };
+__global__ void __launch_bounds__(kThreads, 2) transition(int T, int H, const In* __restrict__ r,
+                                                       const float* __restrict__ w, const In* __restrict__ k,
+                                                       const In* __restrict__ v, const In* __restrict__ a,
+                                                       const In* __restrict__ bb, float* __restrict__ G,
+                                                       float* __restrict__ D, float* __restrict__ QG,
+                                                       float* __restrict__ QD, float* __restrict__ AG,
+                                                       float* __restrict__ AD, float* __restrict__ GS,
+                                                       float* __restrict__ DS) {
+  enum { IR, IK, IA, IB, IV, NIn };
   const int bh = blockIdx.x, sp = blockIdx.y, ns = gridDim.y, b = bh / H, h = bh % H;
   const int row = threadIdx.x / kLanes, c = threadIdx.x % kLanes;
   const int t_begin = sp * kSpan, t_end = min(T, t_begin + kSpan);
   __shared__ Stages<In, NIn, 1> stg;
-  const In* const ins[NIn] = {k, a, bb, v};
+  const In* const ins[NIn] = {r, k, a, bb, v};
   auto prefetch = [&](int buf, int t0) {
 #pragma unroll
     for (int i = 0; i < NIn; ++i) stage_copy(stg.raw[buf][i], ins[i], b, h, t0, t_begin, T, H);
@@ -50,20 +62,41 @@ __global__ void __launch_bounds__(kThreads, 3) transition(int T, int H, const fl
     stg.widen(st);
     const int steps = min(P, t_end - t0);
     for (int s = 0; s < steps; ++s) {
-      float wt[R], kt[R], at_[R], bt[R];
-      gather_keys(wt, stg.f[st][0][s], c);
-      gather_keys(kt, stg.in(st, IK, s), c);
-      gather_keys(at_, stg.in(st, IA, s), c);
-      gather_keys(bt, stg.in(st, IB, s), c);
-      const float vi = stg.in(st, IV, s)[row];
-      float pg[4] = {0.f, 0.f, 0.f, 0.f}, pd[4] = {0.f, 0.f, 0.f, 0.f};
+      const int t = t0 + s;
+      float sg, sd;
+      {
+        float wt[R], kt[R], at_[R], bt[R];
+        gather_keys(wt, stg.f[st][0][s], c);
+        gather_keys(kt, stg.in(st, IK, s), c);
+        gather_keys(at_, stg.in(st, IA, s), c);
+        gather_keys(bt, stg.in(st, IB, s), c);
+        const float vi = stg.in(st, IV, s)[row];
+        float pg[4] = {0.f, 0.f, 0.f, 0.f}, pd[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
-      for (int x = 0; x < R; ++x) pg[x & 3] += g[x] * at_[x], pd[x & 3] += d[x] * at_[x];
-      const float sg = row_sum(sum4(pg)), sd = row_sum(sum4(pd));
+        for (int x = 0; x < R; ++x) pg[x & 3] += g[x] * at_[x], pd[x & 3] += d[x] * at_[x];
+        sg = row_sum(sum4(pg)), sd = row_sum(sum4(pd));
 #pragma unroll
-      for (int x = 0; x < R; ++x) {
-        g[x] = fmaf(sg, bt[x], g[x] * wt[x]);
-        d[x] = fmaf(sd, bt[x], d[x] * wt[x] + vi * kt[x]);
+        for (int x = 0; x < R; ++x) {
+          g[x] = fmaf(sg, bt[x], g[x] * wt[x]);
+          d[x] = fmaf(sd, bt[x], d[x] * wt[x] + vi * kt[x]);
+        }
+      }
+      float rt[R];
+      gather_keys(rt, stg.in(st, IR, s), c);
+      float qg[4] = {0.f, 0.f, 0.f, 0.f}, qd[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+      for (int x = 0; x < R; ++x) qg[x & 3] += g[x] * rt[x], qd[x & 3] += d[x] * rt[x];
+      const float yg = row_sum(sum4(qg)), yd = row_sum(sum4(qd));
+      if (c == 0) {
+        const size_t o = at(b, t, h, row, T, H);
+        QG[o] = yg, QD[o] = yd;
+        if (AG) AG[o] = sg, AD[o] = sd;
+      }
+      const int done = t + 1 - t_begin;
+      if (GS && done % kChunk == 0 && t + 1 < t_end) {
+        const size_t o = ((size_t(bh) * ns + sp) * 3 + (done / kChunk - 1)) * kMat + size_t(row) * N;
+        scatter_keys(GS + o, g, c);
+        scatter_keys(DS + o, d, c);
       }
     }
     __syncthreads();
@@ -145,10 +178,11 @@ __global__ void __launch_bounds__(kThreads) chain(int ns, int c_lo, const float*
 }  // namespace
 }  // namespace wkv
 
-// G (when not kept), D or E, span starts or dS at span ends, then the sync ints.
+// Workspace, in floats: G (when not kept), D or E, span starts or dS at span ends, QG, QD, AG,
+// AD, GS, DS, then the sync ints.
 size_t wkv7_workspace_floats(int B, int T, int H) {
-  const size_t spans = size_t(B) * H * n_spans(T);
-  return 3 * spans * wkv::kMat + 1 + spans;
+  const size_t spans = size_t(B) * H * n_spans(T), steps = size_t(B) * T * H * wkv::N;
+  return 9 * spans * wkv::kMat + 4 * steps + 1 + spans;
 }
 
 template <typename In>
@@ -156,21 +190,26 @@ void wkv7_forward(int B, int T, int H, const In* r, const float* w, const In* k,
                   const In* b, const float* s0, float* y, float* sT, float* ckpt, float* sa, float* G, float* work,
                   cudaStream_t stream) {
   const int ns = n_spans(T), BH = B * H;
-  const size_t blk = size_t(BH) * ns * wkv::kMat;
-  wkv::FwdArgs<In> p{};
+  const size_t blk = size_t(BH) * ns * wkv::kMat, steps = size_t(B) * T * H * wkv::N;
+  float* const Gw = G ? G : work;
+  float* const D = work + blk;
+  float* const QG = work + 3 * blk;
+  float* const QD = QG + steps;
+  float* const AG = sa ? QD + steps : nullptr;
+  float* const AD = sa ? AG + steps : nullptr;
+  float* const GS = ckpt ? QD + 3 * steps : nullptr;  // 3 blocks each for GS and DS
+  float* const DS = ckpt ? GS + 3 * blk : nullptr;
+  wkv::transition<In><<<dim3(BH, ns), wkv::kThreads, 0, stream>>>(T, H, r, w, k, v, a, b, Gw, D, QG, QD, AG, AD, GS,
+                                                                  DS);
+  wkv::ApplyArgs p{};
   p.T = T, p.H = H, p.BH = BH, p.ns = ns, p.n_chain = ns > 1 ? BH : 0;
-  p.r = r, p.k = k, p.v = v, p.a = a, p.b = b, p.w = w, p.s0 = s0;
-  p.G = G ? G : work;
-  p.D = work + blk;
+  p.s0 = s0, p.G = Gw, p.D = D, p.QG = QG, p.QD = QD, p.AG = AG, p.AD = AD, p.GS = GS, p.DS = DS;
   p.y = y, p.sT = sT, p.ckpt = ckpt, p.sa = sa;
   // span starts go where the backward looks for them: the checkpoints at every 4th chunk
   p.starts = ckpt ? ckpt : work + 2 * blk;
   p.starts_per_bh = ckpt ? n_chunks(T) : ns;
   p.start_step = ckpt ? kSpan / kChunk : 1;
-  if (ns > 1 || G)
-    wkv::transition<In><<<dim3(BH, ns), wkv::kThreads, 0, stream>>>(T, H, w, k, v, a, b, const_cast<float*>(p.G),
-                                                                    const_cast<float*>(p.D));
-  wkv::launch_forward_fused<In>(p, reinterpret_cast<int*>(work + 3 * blk), stream);
+  wkv::launch_forward_apply(p, reinterpret_cast<int*>(work + 9 * blk + 4 * steps), stream);
 }
 
 template <typename In>
@@ -193,7 +232,7 @@ void wkv7_backward(int B, int T, int H, const In* r, const float* w, const In* k
   p.r = r, p.k = k, p.v = v, p.a = a, p.b = b, p.w = w, p.sT = sT, p.ckpt = ckpt, p.sa = sa, p.dy = dy;
   p.dsT = dsT, p.G = G, p.E = E, p.dsend = dsend;
   p.dr = dr, p.dw = dw, p.dk = dk, p.dv = dv, p.da = da, p.db = db, p.ds0 = ds0;
-  wkv::launch_backward_fused<In>(p, reinterpret_cast<int*>(work + 3 * blk), stream);
+  wkv::launch_backward_fused<In>(p, reinterpret_cast<int*>(work + 9 * blk + 4 * size_t(B) * T * H * wkv::N), stream);
 }
 
 #define RWKV_WKV(In)                                                                                              \

@@ -1,8 +1,8 @@
-// The per-step halves of the wkv7 span algorithm (wkv7_kernels.h): every (batch*head, span)
-// runs its <= 64 steps from its start state (forward) or from dS at its end (backward), all spans
-// at once, in the same launch as the chain that produces those states: a span starts as soon as
-// its own state is published, so the chain's latency hides behind the other spans' work. One
-// block of 256 threads holds the head's whole state (wkv7_common.cuh).
+// The per-step backward of the wkv7 span algorithm (wkv7_kernels.h): every (batch*head, span)
+// runs its <= 64 steps back from dS at its end, all spans at once, in the same launch as the
+// chain that produces those dS: a span starts as soon as its own dS is published, so the
+// chain's latency hides behind the other spans' work. One block of 256 threads holds the head's
+// whole state (wkv7_common.cuh).
 #include "wkv7_chain.cuh"
 
 namespace rwkv::cuda::wkv {
@@ -18,81 +18,7 @@ __device__ __forceinline__ void gather_rows(float (&x)[R], const float* vec) {
 }
 
 enum { IR, IK, IA, IB, IV, NIn };  // the In-typed inputs as staged
-enum { FW, FDY, FSA, NF };         // the fp32 inputs as staged (the forward stages FW only)
-
-template <typename In>
-using FwdStages = Stages<In, NIn, 1>;
-
-// Forward over span sp of head bh, row layout: S_t row by row, y_t, and what the backward
-// needs: sa_t = (S_{t-1} a_t)_i per step and S before every 16th step.
-template <typename In>
-__device__ __forceinline__ void forward_span(FwdStages<In>& stg, int bh, int sp, int T, int H,
-                                             const In* __restrict__ r, const float* __restrict__ w,
-                                             const In* __restrict__ k, const In* __restrict__ v,
-                                             const In* __restrict__ a, const In* __restrict__ bb,
-                                             const float* __restrict__ s0, const float* __restrict__ starts,
-                                             int starts_per_bh, int start_step, float* __restrict__ y,
-                                             float* __restrict__ sT, float* __restrict__ ckpt,
-                                             float* __restrict__ sa_out) {
-  const int b = bh / H, h = bh % H;
-  const int row = threadIdx.x / kLanes, c = threadIdx.x % kLanes;
-  const int t_begin = sp * kSpan, t_end = min(T, t_begin + kSpan), nck = (T + kChunk - 1) / kChunk;
-  const In* const ins[NIn] = {r, k, a, bb, v};
-  auto prefetch = [&](int buf, int t0) {
-#pragma unroll
-    for (int i = 0; i < NIn; ++i) stage_copy(stg.raw[buf][i], ins[i], b, h, t0, t_begin, T, H);
-    stage_copy(stg.f[buf][FW], w, b, h, t0, t_begin, T, H);
-    __pipeline_commit();
-  };
-  const float* start = sp == 0 ? s0 + size_t(bh) * N * N
-                               : starts + (size_t(bh) * starts_per_bh + size_t(sp) * start_step) * N * N;
-  float S[R];  // S[4q+e] = S[row][4(c + 4q) + e]
-  gather_keys_cg(S, start + row * N, c);
-  prefetch(0, t_begin);
-  for (int t0 = t_begin, i = 0; t0 < t_end; t0 += P, ++i) {
-    const int st = i & 1;
-    if (t0 + P < t_end) {
-      prefetch(st ^ 1, t0 + P);
-      __pipeline_wait_prior(1);
-    } else {
-      __pipeline_wait_prior(0);
-    }
-    __syncthreads();  // stage st has landed for every thread
-    stg.widen(st);
-    const int steps = min(P, t_end - t0);
-    for (int s = 0; s < steps; ++s) {
-      const int t = t0 + s;
-      if (ckpt && t % kChunk == 0 && (t != t_begin || sp == 0))  // span starts >= 1 come from the chain
-        scatter_keys(ckpt + ((size_t(bh) * nck + t / kChunk) * N + row) * N, S, c);
-      float rt[R], wt[R], kt[R], at_[R], bt[R];
-      gather_keys(rt, stg.in(st, IR, s), c);
-      gather_keys(wt, stg.f[st][FW][s], c);
-      gather_keys(kt, stg.in(st, IK, s), c);
-      gather_keys(at_, stg.in(st, IA, s), c);
-      gather_keys(bt, stg.in(st, IB, s), c);
-      const float vi = stg.in(st, IV, s)[row];
-      float part[4] = {0.f, 0.f, 0.f, 0.f};
-#pragma unroll
-      for (int x = 0; x < R; ++x) part[x & 3] += S[x] * at_[x];
-      const float sa = row_sum(sum4(part));  // sa_i = (S_{t-1} a)_i
-      float acc[4] = {0.f, 0.f, 0.f, 0.f};
-#pragma unroll
-      for (int x = 0; x < R; ++x) {
-        // S_t = S_{t-1} (diag(w) + a bᵀ) + v kᵀ; sa last, so only one FMA waits for the shuffles
-        S[x] = fmaf(sa, bt[x], S[x] * wt[x] + vi * kt[x]);
-        acc[x & 3] += S[x] * rt[x];
-      }
-      const float yi = row_sum(sum4(acc));  // y_i = (S_t r)_i
-      if (c == 0) {
-        const size_t o = at(b, t, h, row, T, H);
-        y[o] = yi;
-        if (sa_out) sa_out[o] = sa;
-      }
-    }
-    __syncthreads();  // stage st is consumed before the next iteration's prefetch reuses it
-  }
-  if (t_end == T) scatter_keys(sT + (size_t(bh) * N + row) * N, S, c);
-}
+enum { FW, FDY, FSA, NF };         // the fp32 inputs as staged
 
 // Backward over span sp of head bh (spec 6.1), t = end-1 .. begin, from dS at the span's end.
 // Per thread:
@@ -229,32 +155,6 @@ __device__ __forceinline__ void backward_span(
     for (int x = 0; x < R; ++x) ds0[size_t(bh) * N * N + (R * sl + x) * N + j] = dSc[x];
 }
 
-// The chain of every head and the per-step work of every span in one launch. Tickets
-// 0 .. n_chain-1 run the chains (n_chain = 0: a single span, nothing to chain); the others run
-// span sp = ticket / BH of head bh = ticket % BH, span 0 first, each waiting for its start state.
-template <typename In>
-union FwdShared {
-  ChainShared chain;
-  FwdStages<In> stg;
-};
-
-template <typename In>
-__global__ void __launch_bounds__(kThreads, 3) forward_fused(FwdArgs<In> p, int* sync) {
-  __shared__ FwdShared<In> sh;
-  const int ticket = take_ticket(sync), ns = p.ns, BH = p.BH;
-  int* flags = sync + 1;
-  if (ticket < p.n_chain) {
-    const int bh = ticket;
-    run_chain(sh.chain, bh, ns, false, 0, p.s0, p.G, p.D, p.starts, p.starts_per_bh, p.start_step, nullptr,
-              [&](int c) { release(flags + bh * ns + c); });
-    return;
-  }
-  const int t = ticket - p.n_chain, sp = t / BH, bh = t % BH;
-  if (sp > 0) acquire(flags + bh * ns + sp);
-  forward_span<In>(sh.stg, bh, sp, p.T, p.H, p.r, p.w, p.k, p.v, p.a, p.b, p.s0, p.starts, p.starts_per_bh,
-                   p.start_step, p.y, p.sT, p.ckpt, p.sa);
-}
-
 // Tickets 0 .. BH-1 run the backward chains (dS at each span's end, from dsT); the others run
 // span ns-1 - ticket / BH of head ticket % BH, the last span first.
 template <typename In>
@@ -283,19 +183,11 @@ __global__ void __launch_bounds__(kThreads, 2) backward_fused(BwdArgs<In> p, int
 }  // namespace
 
 template <typename In>
-void launch_forward_fused(const FwdArgs<In>& p, int* sync, cudaStream_t stream) {
-  cudaMemsetAsync(sync, 0, sizeof(int) * (1 + size_t(p.BH) * p.ns), stream);
-  forward_fused<In><<<p.n_chain + p.BH * p.ns, kThreads, 0, stream>>>(p, sync);
-}
-
-template <typename In>
 void launch_backward_fused(const BwdArgs<In>& p, int* sync, cudaStream_t stream) {
   cudaMemsetAsync(sync, 0, sizeof(int) * (1 + size_t(p.BH) * p.ns), stream);
   backward_fused<In><<<p.BH + p.BH * p.ns, kThreads, 0, stream>>>(p, sync);
 }
 
-template void launch_forward_fused<float>(const FwdArgs<float>&, int*, cudaStream_t);
-template void launch_forward_fused<__nv_bfloat16>(const FwdArgs<__nv_bfloat16>&, int*, cudaStream_t);
 template void launch_backward_fused<float>(const BwdArgs<float>&, int*, cudaStream_t);
 template void launch_backward_fused<__nv_bfloat16>(const BwdArgs<__nv_bfloat16>&, int*, cudaStream_t);
 

@@ -32,16 +32,19 @@ struct LayerSaved {
   Tensor hw, hg;                   // dt [M,Dw], [M,Dg]: tanh / sigmoid inside the w and g LoRAs
   Tensor y;                        // fp32 [M,C]: the recurrence's output
   Tensor u;                        // dt [M,F]: the channel mix's pre-activation
+  tune_ops::WkvIn wi;              // the recurrence's inputs (w fp32, the others dt)
   tune_ops::WkvSaved wkv;
 
-  static constexpr size_t kSize = 17;
+  static constexpr size_t kSize = 22;
   void append_to(std::vector<Tensor>& out) const {
-    out.insert(out.end(), {x, x1, r, k, v, wl, al, vl, g, hw, hg, y, u, wkv.sT, wkv.ckpt, wkv.sa, wkv.G});
+    out.insert(out.end(), {x, x1, r, k, v, wl, al, vl, g, hw, hg, y, u, wi.w, wi.k, wi.v, wi.a, wi.b, wkv.sT,
+                           wkv.ckpt, wkv.sa, wkv.G});
   }
   static LayerSaved take(std::vector<Tensor>& from, size_t at) {  // moves them out of `from`
     LayerSaved s;
-    Tensor* dst[kSize] = {&s.x, &s.x1, &s.r,  &s.k,  &s.v, &s.wl,    &s.al,     &s.vl,    &s.g,
-                          &s.hw, &s.hg, &s.y, &s.u, &s.wkv.sT, &s.wkv.ckpt, &s.wkv.sa, &s.wkv.G};
+    Tensor* dst[kSize] = {&s.x,    &s.x1,   &s.r,    &s.k,    &s.v,      &s.wl,       &s.al,     &s.vl,
+                          &s.g,    &s.hw,   &s.hg,   &s.y,    &s.u,      &s.wi.w,     &s.wi.k,   &s.wi.v,
+                          &s.wi.a, &s.wi.b, &s.wkv.sT, &s.wkv.ckpt, &s.wkv.sa, &s.wkv.G};
     for (size_t i = 0; i < kSize; ++i) *dst[i] = std::move(from[at + i]);
     return s;
   }
@@ -79,7 +82,7 @@ LayerOut layer_forward(const Run& run, int l, const Tensor& x_prev, const Tensor
   if (save) {
     save->x = nm.x, save->x1 = nm2.x;
     save->r = r, save->k = k, save->v = v, save->wl = wl, save->al = al, save->vl = vl, save->g = g;
-    save->hw = hw, save->hg = hg, save->y = y, save->u = u;
+    save->hw = hw, save->hg = hg, save->y = y, save->u = u, save->wi = wi;
   }
   return {nm.x, nm2.x, f};
 }
@@ -103,11 +106,10 @@ Tensor layer_backward(const Run& run, int l, LayerSaved& s, const Tensor& s0b, c
   dxk = Tensor(), dx = Tensor(), dx_dt = Tensor(), s.x1 = Tensor();
   // time mix: x1 = x + z Woᵀ
   const auto dz = torch::mm(dx1_dt, p.Wo);
-  const auto wi = tune_ops::mid(run.impl, s.k, s.v, s.wl, s.al, s.vl, vfirst, p);
-  auto pg = tune_ops::post_backward(run.impl, dz, s.y, s.r, wi.k, wi.v, s.g, p);
+  auto pg = tune_ops::post_backward(run.impl, dz, s.y, s.r, s.wi.k, s.wi.v, s.g, p);
   s.y = Tensor();
-  auto wg = tune_ops::wkv_backward(run.impl, wi, s.r, s0b, s.wkv, pg.dy, /*ds0_only=*/l == 0);
-  s.wkv = {};
+  auto wg = tune_ops::wkv_backward(run.impl, s.wi, s.r, s0b, s.wkv, pg.dy, /*ds0_only=*/l == 0);
+  s.wkv = {}, s.wi = {};
   if (l == 0) return wg.ds0;
   const auto flat = [&](const Tensor& t) { return t.view({run.M, run.C}); };
   const auto mg = tune_ops::mid_backward(run.impl, s.k, s.v, s.wl, s.al, s.vl, vfirst, p, flat(wg.dr), pg.dr,
