@@ -7,7 +7,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUTD=${OUT:-$ROOT/bench-out}
 SHAPES=${1:-0.1b}; CTXS=${2:-512}; BSZS=${3:-1}; DECODE_SHAPES=${4:-$SHAPES}
-WHAT=${WHAT:-tests,tune,wkv,decode,peer}  # also: profile
+WHAT=${WHAT:-tests,bandwidth,tune,wkv,decode,peer}  # also: profile
 PY=${RWKV_GPU_PYTHON:-/opt/torch/.venv/bin/python}
 export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-/tmp/triton-cache} PYTHONUNBUFFERED=1
 mkdir -p "$OUTD"
@@ -18,9 +18,28 @@ nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem --format=csv,nohea
 DET=$OUTD/details
 mkdir -p "$DET"
 trap 'tar -czf "$OUTD/details.tgz" -C "$OUTD" details && rm -rf "$DET"' EXIT
-if wants tests; then LOGS=$DET scripts/gpu test | tee "$OUTD/gpu-tests.txt"; fi
+if wants tests; then
+  if ! LOGS=$DET scripts/gpu test | tee "$OUTD/gpu-tests.txt" && [ -n "${FALLBACK_PACK:-}" ]; then
+    # the candidate failed: measure the binaries packed in FALLBACK_PACK (tar of .devbin) instead
+    echo "FALLBACK: tests failed, measuring $FALLBACK_PACK" | tee -a "$OUTD/gpu-tests.txt"
+    rm -rf .devbin && tar -xJf "$FALLBACK_PACK"
+    LOGS=$DET/fallback scripts/gpu test | tee -a "$OUTD/gpu-tests.txt"
+  fi
+fi
+if wants bandwidth; then  # the bound for decode: a 4 GiB device-to-device copy, bytes read + written
+  "$PY" -c "
+import torch, statistics
+x = torch.empty(2**30, dtype=torch.float32, device='cuda'); y = torch.empty_like(x)
+for _ in range(3): y.copy_(x)
+t = []
+for _ in range(10):
+    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    a.record(); y.copy_(x); b.record(); torch.cuda.synchronize(); t.append(a.elapsed_time(b) / 1e3)
+print('copy bandwidth: %.0f GB/s (read + write, median of 10)' % (2 * x.numel() * 4 / statistics.median(t) / 1e9))
+" | tee "$OUTD/bandwidth.txt"
+fi
 if wants tune; then
-  timeout 300 scripts/gpu bench --device cuda --shape "$SHAPES" --ctx "$CTXS" --bsz "$BSZS" --what tune \
+  timeout 300 scripts/gpu bench --device cuda --shape "$SHAPES" --ctx "$CTXS" --bsz "$BSZS" --what prefill,tune \
     | tee "$OUTD/ours.jsonl"
 fi
 if wants profile; then  # where one tuning step's time goes, per kernel (the first shape only)
@@ -43,5 +62,5 @@ if wants peer && [ -d .peer/fla ]; then
   tail -3 "$DET/peer.err"
   PYTHONPATH=$ROOT/.peer timeout "${PEER_TIMEOUT:-300}" "$PY" tests/bench/peer_state_tune.py --kernel-only --iters 10 \
     --shape "$SHAPES" --ctx "$CTXS" --bsz "$BSZS" 2> "$DET/peer-wkv.err" | tee -a "$OUTD/peer.jsonl"
-  "$PY" tests/bench/compare.py "$OUTD/ours.jsonl" "$OUTD/peer.jsonl" | tee "$OUTD/compare.txt"
 fi
+"$PY" tests/bench/compare.py "$OUTD/ours.jsonl" "$OUTD/peer.jsonl" | tee "$OUTD/compare.txt"
