@@ -1,15 +1,18 @@
 // Launchers of the wkv7 CUDA kernels (raw pointers, no torch), per head (spec/rwkv7.md 6.1):
 //   S_t = S_{t-1} (diag(w_t) + a_t b_tᵀ) + v_t k_tᵀ,   y_t = S_t r_t,   S [value i][key j], N = 64.
 //
-// Time is cut into spans of kSpan steps that run in parallel (wkv7_spans.cu, wkv7_steps.cu):
+// Time is cut into spans of kSpan steps that run in parallel (wkv7_spans.cu, wkv7_apply.cu,
+// wkv7_steps.cu, wkv7_chain.cuh):
 //   1. per span c, from the span's own inputs only: its transition G_c = Π_t (diag(w_t) + a_t b_tᵀ)
-//      and its offset D_c (the state it ends in when it starts from 0), so S_end = S_start G_c + D_c;
+//      and its offset D_c (the state it ends in when it starts from 0), so S_end = S_start G_c + D_c,
+//      and per step the dot products that make y, sa and the checkpoints linear in S_start;
 //   2. one short sequential chain S_{c+1} = S_c G_c + D_c per head (ns - 1 matrix products);
-//   3. every span re-runs its steps from its start state, writing y (and what the backward needs).
+//   3. every span turns its S_start into y (and what the backward needs) by 64 x 64 products.
 // The backward does the same with the adjoint: dS_start = dS_end G_cᵀ + E_c, E_c the span's
 // gradient of its start state when nothing flows in from its end; then every span runs the exact
 // per-step backward from its dS_end, in parallel. Spans make T steps a dependency chain of T/64
-// matrix products instead of T dependent steps.
+// matrix products instead of T dependent steps; 2 and 3 share one launch, so the chain's latency
+// hides behind the spans whose start is already known.
 //
 // Tensors, all contiguous: r, k, v, a, b of type In (float or __nv_bfloat16) and w, y, sa, dy and
 // every gradient fp32, [B,T,H,N]; s0, sT, dsT, ds0 fp32 [B,H,N,N]; ckpt fp32 [B,H,ceil(T/16),N,N],
