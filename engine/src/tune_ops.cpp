@@ -269,6 +269,7 @@ Tensor wkv_forward(Impl impl, const WkvIn& in, const Tensor& r, const Tensor& s0
   const int64_t B = s0.size(0), H = s0.size(1), T = r.size(0) / B;
   auto v4 = [&](const Tensor& t) { return t.view({B, T, H, kN}); };
   if (impl == Impl::Reference) {
+    TORCH_CHECK(s0.is_cpu(), "tune_ops::wkv_forward: the reference recurrence runs on the CPU");
     Tensor y, sT, ckpt;
     wkv7_cpu_forward(f32(v4(r)), v4(in.w), f32(v4(in.k)), f32(v4(in.v)), f32(v4(in.a)), f32(v4(in.b)), s0, y, sT,
                      &ckpt, kChunk);

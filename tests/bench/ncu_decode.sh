@@ -11,7 +11,7 @@ REPORT=${OUT:-.}/ncu-decode.txt
 export LD_LIBRARY_PATH=$ROOT/.devdeps/lib:${LD_LIBRARY_PATH:-}
 "$NCU" --clock-control none -k regex:"matvec_kernel|layer_norm_kernel|wkv_step_kernel" -c 147 \
   --section SpeedOfLight \
-  "$ROOT/build-gpu/app/rwkv-tune" bench --device cuda --shape 1.5b --what decode --decode-tokens 1 --iters 1 --warmup 0 \
+  "$ROOT/scripts/gpu" bench --device cuda --shape 1.5b --what decode --decode-tokens 1 --iters 1 --warmup 0 \
   > "$REPORT" 2>&1
 # Kernel header lines name the kernel and its Context/Device; "Duration" lines carry ns / us / ms.
 awk '
