@@ -62,6 +62,37 @@ __global__ void __launch_bounds__(kBlock) norm_mix_fwd(int M, int T, int C, cons
   }
 }
 
+// d xa at channels c, c+1 of row offset o: Σ_l dout_l (1 - mu_l) + dout_l of the next row mu_l.
+__device__ __forceinline__ float2 mix_grad(const MixGrads& d, const float* __restrict__ mu, int n_mix, int C,
+                                           size_t o, int c, bool has_next) {
+  float d0 = 0.f, d1 = 0.f;
+#pragma unroll
+  for (int l = 0; l < kMaxMix; ++l)
+    if (l < n_mix) {
+      const float2 u = ld2(mu + size_t(l) * C + c), here = ld2(d.p[l] + o + c);
+      d0 += here.x * (1.f - u.x), d1 += here.y * (1.f - u.y);
+      if (has_next) {
+        const float2 next = ld2(d.p[l] + o + C + c);
+        d0 += next.x * u.x, d1 += next.y * u.y;
+      }
+    }
+  return make_float2(d0, d1);
+}
+
+// LayerNorm's backward at channels c, c+1 from g = (d xa) ln_w, the normalised input xh and the
+// row means of g and g xh, plus dres; written to dx and (if not null) dx_bf.
+__device__ __forceinline__ void store_dx(float rstd, float2 g, float2 xh, float mg, float mgx,
+                                         const float* __restrict__ dres, size_t at, float* __restrict__ dx,
+                                         bf16* __restrict__ dx_bf) {
+  float r0 = rstd * (g.x - mg - xh.x * mgx), r1 = rstd * (g.y - mg - xh.y * mgx);
+  if (dres) {
+    const float2 dr = ld2(dres + at);
+    r0 += dr.x, r1 += dr.y;
+  }
+  st2(dx + at, r0, r1);
+  if (dx_bf) st2(dx_bf + at, r0, r1);
+}
+
 __global__ void __launch_bounds__(kBlock) norm_mix_bwd(int M, int T, int C, const float* __restrict__ x,
                                                        const float* __restrict__ ln_w, const float* __restrict__ mu,
                                                        int n_mix, MixGrads d, const float* __restrict__ dres,
@@ -73,19 +104,8 @@ __global__ void __launch_bounds__(kBlock) norm_mix_bwd(int M, int T, int C, cons
   const Stats s = row_stats(x, nullptr, o, C);
   // g = (d xa) ln_w and the normalised input xh at channels c, c+1.
   auto g_at = [&](int c, float2& g, float2& xh) {
-    float d0 = 0.f, d1 = 0.f;
-#pragma unroll
-    for (int l = 0; l < kMaxMix; ++l)
-      if (l < n_mix) {
-        const float2 u = ld2(mu + size_t(l) * C + c), here = ld2(d.p[l] + o + c);
-        d0 += here.x * (1.f - u.x), d1 += here.y * (1.f - u.y);
-        if (has_next) {
-          const float2 next = ld2(d.p[l] + o + C + c);
-          d0 += next.x * u.x, d1 += next.y * u.y;
-        }
-      }
-    const float2 w = ld2(ln_w + c), xv = ld2(x + o + c);
-    g = make_float2(d0 * w.x, d1 * w.y);
+    const float2 dxa = mix_grad(d, mu, n_mix, C, o, c, has_next), w = ld2(ln_w + c), xv = ld2(x + o + c);
+    g = make_float2(dxa.x * w.x, dxa.y * w.y);
     xh = make_float2((xv.x - s.mean) * s.rstd, (xv.y - s.mean) * s.rstd);
   };
   float sg = 0.f, sgx = 0.f;
@@ -98,13 +118,7 @@ __global__ void __launch_bounds__(kBlock) norm_mix_bwd(int M, int T, int C, cons
   for (int c = 2 * lane_id(); c < C; c += 64) {
     float2 g, xh;
     g_at(c, g, xh);
-    float r0 = s.rstd * (g.x - mg - xh.x * mgx), r1 = s.rstd * (g.y - mg - xh.y * mgx);
-    if (dres) {
-      const float2 dr = ld2(dres + o + c);
-      r0 += dr.x, r1 += dr.y;
-    }
-    st2(dx + o + c, r0, r1);
-    if (dx_bf) st2(dx_bf + o + c, r0, r1);
+    store_dx(s.rstd, g, xh, mg, mgx, dres, o + c, dx, dx_bf);
   }
 }
 
@@ -144,48 +158,20 @@ __global__ void __launch_bounds__(kBlock, 2) norm_mix_bwd_regs(int M, int T, con
 #pragma unroll
   for (int i = 0; i < PAIRS; ++i) {
     const int c = c0 + 64 * i;
-    float d0 = 0.f, d1 = 0.f;
-#pragma unroll
-    for (int l = 0; l < kMaxMix; ++l)
-      if (l < n_mix) {
-        const float2 u = ld2(mu + size_t(l) * C + c), here = ld2(d.p[l] + o + c);
-        d0 += here.x * (1.f - u.x), d1 += here.y * (1.f - u.y);
-        if (has_next) {
-          const float2 next = ld2(d.p[l] + o + C + c);
-          d0 += next.x * u.x, d1 += next.y * u.y;
-        }
-      }
-    const float2 w = ld2(ln_w + c);
+    const float2 dxa = mix_grad(d, mu, n_mix, C, o, c, has_next), w = ld2(ln_w + c);
     xh[i] = make_float2((xh[i].x - s.mean) * s.rstd, (xh[i].y - s.mean) * s.rstd);
-    g[i] = make_float2(d0 * w.x, d1 * w.y);
+    g[i] = make_float2(dxa.x * w.x, dxa.y * w.y);
     sg += g[i].x + g[i].y, sgx += g[i].x * xh[i].x + g[i].y * xh[i].y;
   }
   const float mg = warp_sum(sg) / C, mgx = warp_sum(sgx) / C;
 #pragma unroll
-  for (int i = 0; i < PAIRS; ++i) {
-    const int c = c0 + 64 * i;
-    float r0 = s.rstd * (g[i].x - mg - xh[i].x * mgx), r1 = s.rstd * (g[i].y - mg - xh[i].y * mgx);
-    if (dres) {
-      const float2 dr = ld2(dres + o + c);
-      r0 += dr.x, r1 += dr.y;
-    }
-    st2(dx + o + c, r0, r1);
-    if (dx_bf) st2(dx_bf + o + c, r0, r1);
-  }
+  for (int i = 0; i < PAIRS; ++i) store_dx(s.rstd, g[i], xh[i], mg, mgx, dres, o + c0 + 64 * i, dx, dx_bf);
 }
 
-// Runs f.template operator()<PAIRS>() for the widths with a register kernel (up to 1024
-// channels: wider rows would need more than the 128 registers that keep two blocks an SM);
-// false for others.
-template <typename F>
-bool with_pairs(int C, F&& f) {
-  switch (C) {
-    case 192: f.template operator()<3>(); return true;
-    case 384: f.template operator()<6>(); return true;
-    case 768: f.template operator()<12>(); return true;
-    case 1024: f.template operator()<16>(); return true;
-    default: return false;
-  }
+template <int PAIRS>
+void launch_bwd_regs(unsigned blocks, int M, int T, const float* x, const float* ln_w, const float* mu, int n_mix,
+                     MixGrads d, const float* dres, float* dx, bf16* dx_bf, cudaStream_t stream) {
+  norm_mix_bwd_regs<PAIRS><<<blocks, kBlock, 0, stream>>>(M, T, x, ln_w, mu, n_mix, d, dres, dx, dx_bf);
 }
 
 }  // namespace
@@ -200,11 +186,16 @@ void norm_mix_forward(int M, int T, int C, const float* x_in, const bf16* add, c
 void norm_mix_backward(int M, int T, int C, const float* x, const float* ln_w, const float* mu, int n_mix,
                        MixGrads douts, const float* dres, float* dx, bf16* dx_bf, cudaStream_t stream) {
   const unsigned blocks = tune::blocks_for_warps(M);
-  if (!tune::with_pairs(C, [&]<int PAIRS>() {
-        tune::norm_mix_bwd_regs<PAIRS><<<blocks, tune::kBlock, 0, stream>>>(M, T, x, ln_w, mu, n_mix, douts, dres,
-                                                                           dx, dx_bf);
-      }))
-    tune::norm_mix_bwd<<<blocks, tune::kBlock, 0, stream>>>(M, T, C, x, ln_w, mu, n_mix, douts, dres, dx, dx_bf);
+  // register rows up to 1024 channels: wider ones would need more than the 128 registers that
+  // keep two blocks an SM
+  switch (C) {
+    case 192: return tune::launch_bwd_regs<3>(blocks, M, T, x, ln_w, mu, n_mix, douts, dres, dx, dx_bf, stream);
+    case 384: return tune::launch_bwd_regs<6>(blocks, M, T, x, ln_w, mu, n_mix, douts, dres, dx, dx_bf, stream);
+    case 768: return tune::launch_bwd_regs<12>(blocks, M, T, x, ln_w, mu, n_mix, douts, dres, dx, dx_bf, stream);
+    case 1024: return tune::launch_bwd_regs<16>(blocks, M, T, x, ln_w, mu, n_mix, douts, dres, dx, dx_bf, stream);
+    default:
+      tune::norm_mix_bwd<<<blocks, tune::kBlock, 0, stream>>>(M, T, C, x, ln_w, mu, n_mix, douts, dres, dx, dx_bf);
+  }
 }
 
 }  // namespace rwkv::cuda

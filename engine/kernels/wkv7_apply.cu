@@ -11,28 +11,6 @@ namespace rwkv::cuda {
 namespace wkv {
 namespace {
 
-// Thread tile of every product: rows i0 .. i0+3 of the output (value index), columns j0 .. j0+3.
-__device__ __forceinline__ int tile_i0() { return 4 * (threadIdx.x / 16); }
-__device__ __forceinline__ int tile_j0() { return 4 * (threadIdx.x % 16); }
-
-// acc += S X over the shared St (S transposed) and X. Barriers: before (X complete), after (X
-// free for the next product).
-__device__ __forceinline__ void product(const ChainShared& sh, float (&acc)[4][4]) {
-  const int i0 = tile_i0(), j0 = tile_j0();
-  __syncthreads();
-#pragma unroll 8
-  for (int m = 0; m < N; ++m) {
-    const float4 s4 = *reinterpret_cast<const float4*>(&sh.St[m][i0]);
-    const float4 g4 = *reinterpret_cast<const float4*>(&sh.X[m][j0]);
-    const float sv[4] = {s4.x, s4.y, s4.z, s4.w}, gv[4] = {g4.x, g4.y, g4.z, g4.w};
-#pragma unroll
-    for (int i = 0; i < 4; ++i)
-#pragma unroll
-      for (int jj = 0; jj < 4; ++jj) acc[i][jj] = fmaf(sv[i], gv[jj], acc[i][jj]);
-  }
-  __syncthreads();
-}
-
 // S_c M + A for N x N row-major M (X[m][j] = M[m][j]) and A, written to out (row-major).
 __device__ __forceinline__ void state_product(ChainShared& sh, const float* M, const float* A, float* out) {
   const int i0 = tile_i0(), j0 = tile_j0();

@@ -32,19 +32,40 @@ __device__ __forceinline__ void store_tile(float (*X)[kPad], const float (&x)[16
   }
 }
 
+// Thread tile of every product: rows i0 .. i0+3 of the output (value index), columns j0 .. j0+3.
+__device__ __forceinline__ int tile_i0() { return 4 * (threadIdx.x / 16); }
+__device__ __forceinline__ int tile_j0() { return 4 * (threadIdx.x % 16); }
+
+// acc += S X over the shared St (S transposed) and X, for the thread's tile. Barriers: before
+// (St and X complete), after (both free to be written again).
+__device__ __forceinline__ void product(const ChainShared& sh, float (&acc)[4][4]) {
+  const int i0 = tile_i0(), j0 = tile_j0();
+  __syncthreads();
+#pragma unroll 8
+  for (int m = 0; m < N; ++m) {
+    const float4 s4 = *reinterpret_cast<const float4*>(&sh.St[m][i0]);
+    const float4 g4 = *reinterpret_cast<const float4*>(&sh.X[m][j0]);
+    const float sv[4] = {s4.x, s4.y, s4.z, s4.w}, gv[4] = {g4.x, g4.y, g4.z, g4.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+      for (int jj = 0; jj < 4; ++jj) acc[i][jj] = fmaf(sv[i], gv[jj], acc[i][jj]);
+  }
+  __syncthreads();
+}
+
 // Head bh. Forward (backward = false): S = init (s0), then for c = 0 .. ns-2: S = S G_c + D_c,
 // written to out slot c+1 and published as c+1. Backward: S = init (dsT, or 0 when null),
 // written to slot ns-1 and published, then for c = ns-1 .. c_lo: S = S G_cᵀ + D_c (D = E),
 // written to slot c-1 (published as c-1), or to ds0 for c = 0.
-// Slot(c) = out + (bh * out_per_bh + c * out_step) * N*N. Thread tile: rows i0 .. i0+3, columns
-// j0 .. j0+3 of the product; S is kept transposed in St so that both operands of the inner
-// product are float4 reads. Needs 256 threads.
+// Slot(c) = out + (bh * out_per_bh + c * out_step) * N*N. S is kept transposed in St so that
+// both operands of the inner product are float4 reads. Needs 256 threads.
 template <typename Publish>
 __device__ __forceinline__ void run_chain(ChainShared& sh, int bh, int ns, bool backward, int c_lo,
                                           const float* __restrict__ init, const float* __restrict__ G,
                                           const float* __restrict__ D, float* __restrict__ out, int out_per_bh,
                                           int out_step, float* __restrict__ ds0, Publish publish) {
-  const int i0 = 4 * (threadIdx.x / 16), j0 = 4 * (threadIdx.x % 16);
+  const int i0 = tile_i0(), j0 = tile_j0();
   auto slot = [&](int c) { return out + (size_t(bh) * out_per_bh + size_t(c) * out_step) * kMat; };
   float x[16];
   if (init) {
@@ -78,21 +99,9 @@ __device__ __forceinline__ void run_chain(ChainShared& sh, int bh, int ns, bool 
     for (int i = 0; i < 4; ++i)
 #pragma unroll
       for (int jj = 0; jj < 4; ++jj) acc[i][jj] = dn[i][jj];
-    __syncthreads();  // X is free, St is complete
-    store_tile(sh.X, x, backward);
-    __syncthreads();
+    store_tile(sh.X, x, backward);          // X is free: the last product ended with a barrier
     if (n + 1 < n_steps) load_step(n + 1);  // in flight during the product
-#pragma unroll 8
-    for (int m = 0; m < N; ++m) {
-      const float4 s4 = *reinterpret_cast<const float4*>(&sh.St[m][i0]);
-      const float4 g4 = *reinterpret_cast<const float4*>(&sh.X[m][j0]);
-      const float sv[4] = {s4.x, s4.y, s4.z, s4.w}, gv[4] = {g4.x, g4.y, g4.z, g4.w};
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int jj = 0; jj < 4; ++jj) acc[i][jj] = fmaf(sv[i], gv[jj], acc[i][jj]);
-    }
-    __syncthreads();  // every read of St is done
+    product(sh, acc);                       // its barriers: St and X complete, then read
 #pragma unroll
     for (int i = 0; i < 4; ++i)
 #pragma unroll

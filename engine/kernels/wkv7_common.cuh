@@ -35,8 +35,8 @@ __device__ __forceinline__ float row_sum(float x) {
   return x + __shfl_xor_sync(0xffffffffu, x, 2);
 }
 
-__device__ __forceinline__ float to_f(float x) { return x; }
-__device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
+// Sum of four partial accumulators: breaks one FMA dependency chain into four.
+__device__ __forceinline__ float sum4(const float (&p)[4]) { return (p[0] + p[1]) + (p[2] + p[3]); }
 
 // Four consecutive elements p[0..3] as floats (p 8- or 16-byte aligned).
 __device__ __forceinline__ void load4(const float* p, float* x) {
@@ -115,6 +115,47 @@ struct Stages {
     }
   }
 };
+
+// Walks steps [t_begin, t_end) in stages of P, forwards or (Backward) from t_end-1 down, with the
+// next stage's copies in flight: prefetch(buf, t0) starts the copies of steps [t0, t0+P) into
+// buffer buf and commits them; step(st, s, t) runs step t, held in slot s of buffer st. Every
+// thread of the block calls it.
+template <bool Backward, typename Stg, typename Prefetch, typename Step>
+__device__ __forceinline__ void walk_stages(Stg& stg, int t_begin, int t_end, Prefetch&& prefetch, Step&& step) {
+  if (Backward) {  // stage i: steps [t_end - (i+1) P, t_end - i P), those >= t_begin
+    const int n_stages = (t_end - t_begin + P - 1) / P;
+    prefetch(0, t_end - P);
+    for (int i = 0; i < n_stages; ++i) {
+      const int st = i & 1, t_hi = t_end - 1 - i * P, base = t_hi - P + 1, t_lo = max(t_begin, base);
+      if (i + 1 < n_stages) {
+        prefetch(st ^ 1, base - P);
+        __pipeline_wait_prior(1);
+      } else {
+        __pipeline_wait_prior(0);
+      }
+      __syncthreads();  // stage st has landed for every thread
+      stg.widen(st);
+      for (int t = t_hi; t >= t_lo; --t) step(st, t - base, t);
+      __syncthreads();  // stage st is consumed before the next iteration's prefetch reuses it
+    }
+  } else {  // stage i: steps [t_begin + i P, t_begin + (i+1) P), those < t_end
+    prefetch(0, t_begin);
+    for (int t0 = t_begin, i = 0; t0 < t_end; t0 += P, ++i) {
+      const int st = i & 1;
+      if (t0 + P < t_end) {
+        prefetch(st ^ 1, t0 + P);
+        __pipeline_wait_prior(1);
+      } else {
+        __pipeline_wait_prior(0);
+      }
+      __syncthreads();
+      stg.widen(st);
+      const int steps = min(P, t_end - t0);
+      for (int s = 0; s < steps; ++s) step(st, s, t0 + s);
+      __syncthreads();
+    }
+  }
+}
 
 // The fused launches of wkv7_apply.cu and wkv7_steps.cu: the chain of every head beside the
 // work of every span that needs the chain's result. Span starts: starts + (bh * starts_per_bh +

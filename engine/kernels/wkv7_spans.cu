@@ -10,8 +10,6 @@ namespace rwkv::cuda {
 namespace wkv {
 namespace {
 
-__device__ __forceinline__ float sum4(const float (&p)[4]) { return (p[0] + p[1]) + (p[2] + p[3]); }
-
 
 // Key index of the thread's x-th entry in the row layout.
 __device__ __forceinline__ int key_of(int x, int c) { return 4 * (c + kLanes * (x / 4)) + x % 4; }
@@ -49,58 +47,43 @@ __global__ void __launch_bounds__(kThreads, 2) transition(int T, int H, const In
   float g[R], d[R];
 #pragma unroll
   for (int x = 0; x < R; ++x) g[x] = key_of(x, c) == row ? 1.f : 0.f, d[x] = 0.f;
-  prefetch(0, t_begin);
-  for (int t0 = t_begin, i = 0; t0 < t_end; t0 += P, ++i) {
-    const int st = i & 1;
-    if (t0 + P < t_end) {
-      prefetch(st ^ 1, t0 + P);
-      __pipeline_wait_prior(1);
-    } else {
-      __pipeline_wait_prior(0);
-    }
-    __syncthreads();
-    stg.widen(st);
-    const int steps = min(P, t_end - t0);
-    for (int s = 0; s < steps; ++s) {
-      const int t = t0 + s;
-      float sg, sd;
-      {
-        float wt[R], kt[R], at_[R], bt[R];
-        gather_keys(wt, stg.f[st][0][s], c);
-        gather_keys(kt, stg.in(st, IK, s), c);
-        gather_keys(at_, stg.in(st, IA, s), c);
-        gather_keys(bt, stg.in(st, IB, s), c);
-        const float vi = stg.in(st, IV, s)[row];
-        float pg[4] = {0.f, 0.f, 0.f, 0.f}, pd[4] = {0.f, 0.f, 0.f, 0.f};
+  walk_stages<false>(stg, t_begin, t_end, prefetch, [&](int st, int s, int t) {
+    float sg, sd;
+    {
+      float wt[R], kt[R], at_[R], bt[R];
+      gather_keys(wt, stg.f[st][0][s], c);
+      gather_keys(kt, stg.in(st, IK, s), c);
+      gather_keys(at_, stg.in(st, IA, s), c);
+      gather_keys(bt, stg.in(st, IB, s), c);
+      const float vi = stg.in(st, IV, s)[row];
+      float pg[4] = {0.f, 0.f, 0.f, 0.f}, pd[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
-        for (int x = 0; x < R; ++x) pg[x & 3] += g[x] * at_[x], pd[x & 3] += d[x] * at_[x];
-        sg = row_sum(sum4(pg)), sd = row_sum(sum4(pd));
+      for (int x = 0; x < R; ++x) pg[x & 3] += g[x] * at_[x], pd[x & 3] += d[x] * at_[x];
+      sg = row_sum(sum4(pg)), sd = row_sum(sum4(pd));
 #pragma unroll
-        for (int x = 0; x < R; ++x) {
-          g[x] = fmaf(sg, bt[x], g[x] * wt[x]);
-          d[x] = fmaf(sd, bt[x], d[x] * wt[x] + vi * kt[x]);
-        }
-      }
-      float rt[R];
-      gather_keys(rt, stg.in(st, IR, s), c);
-      float qg[4] = {0.f, 0.f, 0.f, 0.f}, qd[4] = {0.f, 0.f, 0.f, 0.f};
-#pragma unroll
-      for (int x = 0; x < R; ++x) qg[x & 3] += g[x] * rt[x], qd[x & 3] += d[x] * rt[x];
-      const float yg = row_sum(sum4(qg)), yd = row_sum(sum4(qd));
-      if (c == 0) {
-        const size_t o = at(b, t, h, row, T, H);
-        QG[o] = yg, QD[o] = yd;
-        if (AG) AG[o] = sg, AD[o] = sd;
-      }
-      const int done = t + 1 - t_begin;
-      if (GS && done % kChunk == 0 && t + 1 < t_end) {
-        const size_t o = ((size_t(bh) * ns + sp) * 3 + (done / kChunk - 1)) * kMat + size_t(row) * N;
-        scatter_keys(GS + o, g, c);
-        scatter_keys(DS + o, d, c);
+      for (int x = 0; x < R; ++x) {
+        g[x] = fmaf(sg, bt[x], g[x] * wt[x]);
+        d[x] = fmaf(sd, bt[x], d[x] * wt[x] + vi * kt[x]);
       }
     }
-    __syncthreads();
-  }
+    float rt[R];
+    gather_keys(rt, stg.in(st, IR, s), c);
+    float qg[4] = {0.f, 0.f, 0.f, 0.f}, qd[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+    for (int x = 0; x < R; ++x) qg[x & 3] += g[x] * rt[x], qd[x & 3] += d[x] * rt[x];
+    const float yg = row_sum(sum4(qg)), yd = row_sum(sum4(qd));
+    if (c == 0) {
+      const size_t o = at(b, t, h, row, T, H);
+      QG[o] = yg, QD[o] = yd;
+      if (AG) AG[o] = sg, AD[o] = sd;
+    }
+    const int done = t + 1 - t_begin;
+    if (GS && done % kChunk == 0 && t + 1 < t_end) {
+      const size_t o = ((size_t(bh) * ns + sp) * 3 + (done / kChunk - 1)) * kMat + size_t(row) * N;
+      scatter_keys(GS + o, g, c);
+      scatter_keys(DS + o, d, c);
+    }
+  });
   const size_t o = (size_t(bh) * ns + sp) * kMat + size_t(row) * N;
   scatter_keys(G + o, g, c);
   scatter_keys(D + o, d, c);
@@ -131,38 +114,23 @@ __global__ void __launch_bounds__(kThreads, 3) adjoint(int T, int H, int ns, int
   float e[R];
 #pragma unroll
   for (int x = 0; x < R; ++x) e[x] = 0.f;
-  const int n_stages = (t_end - t_begin + P - 1) / P;
-  prefetch(0, t_end - P);
-  for (int i = 0; i < n_stages; ++i) {
-    const int st = i & 1, t_hi = t_end - 1 - i * P, base = t_hi - P + 1, t_lo = max(t_begin, base);
-    if (i + 1 < n_stages) {
-      prefetch(st ^ 1, base - P);
-      __pipeline_wait_prior(1);
-    } else {
-      __pipeline_wait_prior(0);
-    }
-    __syncthreads();
-    stg.widen(st);
-    for (int t = t_hi; t >= t_lo; --t) {
-      const int s = t - base;
-      float rt[R], wt[R], at_[R], bt[R];
-      gather_keys(rt, stg.in(st, IR, s), c);
-      gather_keys(wt, stg.f[st][FW][s], c);
-      gather_keys(at_, stg.in(st, IA, s), c);
-      gather_keys(bt, stg.in(st, IB, s), c);
-      const float dyi = stg.f[st][FDY][s][row];
-      float pb[4] = {0.f, 0.f, 0.f, 0.f};
+  walk_stages<true>(stg, t_begin, t_end, prefetch, [&](int st, int s, int) {
+    float rt[R], wt[R], at_[R], bt[R];
+    gather_keys(rt, stg.in(st, IR, s), c);
+    gather_keys(wt, stg.f[st][FW][s], c);
+    gather_keys(at_, stg.in(st, IA, s), c);
+    gather_keys(bt, stg.in(st, IB, s), c);
+    const float dyi = stg.f[st][FDY][s][row];
+    float pb[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
-      for (int x = 0; x < R; ++x) {
-        e[x] = fmaf(dyi, rt[x], e[x]);
-        pb[x & 3] += e[x] * bt[x];
-      }
-      const float eb = row_sum(sum4(pb));
-#pragma unroll
-      for (int x = 0; x < R; ++x) e[x] = fmaf(eb, at_[x], e[x] * wt[x]);
+    for (int x = 0; x < R; ++x) {
+      e[x] = fmaf(dyi, rt[x], e[x]);
+      pb[x & 3] += e[x] * bt[x];
     }
-    __syncthreads();
-  }
+    const float eb = row_sum(sum4(pb));
+#pragma unroll
+    for (int x = 0; x < R; ++x) e[x] = fmaf(eb, at_[x], e[x] * wt[x]);
+  });
   scatter_keys(E + (size_t(bh) * ns + sp) * kMat + size_t(row) * N, e, c);
 }
 

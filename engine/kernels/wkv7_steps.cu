@@ -8,9 +8,6 @@
 namespace rwkv::cuda::wkv {
 namespace {
 
-// Sum of four partial accumulators: breaks one FMA dependency chain into four.
-__device__ __forceinline__ float sum4(const float (&p)[4]) { return (p[0] + p[1]) + (p[2] + p[3]); }
-
 // x[n] = vec[n], n < 16: the 16 rows of a column-layout slice.
 __device__ __forceinline__ void gather_rows(float (&x)[R], const float* vec) {
 #pragma unroll
@@ -64,92 +61,77 @@ __device__ __forceinline__ void backward_span(
   gather_keys_cg(dSr, dse + row * N, c);
 #pragma unroll
   for (int x = 0; x < R; ++x) dSc[x] = __ldcg(dse + (R * sl + x) * N + j);
-  // Stage i holds steps [base, base + P) in slots 0..P-1, base = t_end - (i+1) P (only those >= t_begin).
-  const int n_stages = (t_end - t_begin + P - 1) / P;
-  prefetch(0, t_end - P);
-  for (int i = 0; i < n_stages; ++i) {
-    const int st = i & 1, t_hi = t_end - 1 - i * P, base = t_hi - P + 1, t_lo = max(t_begin, base);
-    if (i + 1 < n_stages) {
-      prefetch(st ^ 1, base - P);
-      __pipeline_wait_prior(1);
+  walk_stages<true>(stg, t_begin, t_end, prefetch, [&](int st, int s, int t) {
+    const int p = t & 1;
+    if (t == T - 1 || (t + 1) % kChunk == 0) {  // exact state at the end of this chunk
+      const float* sp_ = (t == T - 1) ? sT + size_t(bh) * N * N
+                                      : ckpt + (size_t(bh) * nck + (t + 1) / kChunk) * N * N;
+#pragma unroll
+      for (int x = 0; x < R; ++x) S[x] = sp_[(R * sl + x) * N + j];
+    }
+    // Row layout: dS += dy rᵀ on row i, its sums dv_i = (dS k)_i and dSb_i = (dS b)_i, then
+    // dS_{t-1} = dS_t diag(w) + (dS_t b) aᵀ.
+    {
+      float rt[R], wt[R], kt[R], at_[R], bt[R];
+      gather_keys(rt, stg.in(st, IR, s), c);
+      gather_keys(wt, stg.f[st][FW][s], c);
+      gather_keys(kt, stg.in(st, IK, s), c);
+      gather_keys(at_, stg.in(st, IA, s), c);
+      gather_keys(bt, stg.in(st, IB, s), c);
+      const float dyi = stg.f[st][FDY][s][row];
+      float pv[4] = {0.f, 0.f, 0.f, 0.f}, psb[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+      for (int x = 0; x < R; ++x) {
+        dSr[x] = fmaf(dyi, rt[x], dSr[x]);
+        pv[x & 3] += dSr[x] * kt[x];
+        psb[x & 3] += dSr[x] * bt[x];
+      }
+      const float dvi = row_sum(sum4(pv)), dSbi = row_sum(sum4(psb));
+      if (c == 0) {
+        const size_t o = at(b, t, h, row, T, H);
+        dv[o] = dvi;
+        sdSb[p][row] = dSbi;
+      }
+#pragma unroll
+      for (int x = 0; x < R; ++x) dSr[x] = fmaf(dSbi, at_[x], dSr[x] * wt[x]);
+    }
+    // Column layout: key j's sums over the slice's rows.
+    const float rj = stg.in(st, IR, s)[j], wj = stg.f[st][FW][s][j], kj = stg.in(st, IK, s)[j];
+    const float aj = stg.in(st, IA, s)[j], bj = stg.in(st, IB, s)[j], inv_wj = 1.f / wj;
+    float dyv[R], vv[R], sav[R];
+    gather_rows(dyv, stg.f[st][FDY][s] + R * sl);
+    gather_rows(vv, stg.in(st, IV, s) + R * sl);
+    gather_rows(sav, stg.f[st][FSA][s] + R * sl);
+    float pr = 0.f, pk = 0.f, pb = 0.f, pw = 0.f, pa = 0.f;
+#pragma unroll
+    for (int x = 0; x < R; ++x) {
+      pr += S[x] * dyv[x];                                // dr_j = Σ_i S_t[i][j] dy_i
+      dSc[x] = fmaf(dyv[x], rj, dSc[x]);                  // dS_t += dy rᵀ
+      pk += dSc[x] * vv[x];                               // dk_j = Σ_i dS_t[i][j] v_i
+      pb += dSc[x] * sav[x];                              // db_j = Σ_i dS_t[i][j] sa_i
+      S[x] = (S[x] - vv[x] * kj - sav[x] * bj) * inv_wj;  // backstep to S_{t-1}
+      pw += S[x] * dSc[x];                                // dw_j = Σ_i S_{t-1}[i][j] dS_t[i][j]
+    }
+    __syncthreads();  // sdSb[p] holds every row's dSb
+#pragma unroll
+    for (int x = 0; x < R; ++x) {
+      const float dSb = sdSb[p][R * sl + x];
+      pa += S[x] * dSb;                     // da_j = Σ_i S_{t-1}[i][j] dSb_i
+      dSc[x] = fmaf(dSb, aj, dSc[x] * wj);  // dS_{t-1}, as in the row layout
+    }
+    pr = row_sum(pr), pk = row_sum(pk), pb = row_sum(pb), pw = row_sum(pw), pa = row_sum(pa);
+    const size_t o = at(b, t, h, j, T, H);
+    if (sl == 0) {
+      dr[o] = pr;
+      dw[o] = pw;
+    } else if (sl == 1) {
+      dk[o] = pk;
+    } else if (sl == 2) {
+      da[o] = pa;
     } else {
-      __pipeline_wait_prior(0);
+      db[o] = pb;
     }
-    __syncthreads();
-    stg.widen(st);
-    for (int t = t_hi; t >= t_lo; --t) {
-      const int s = t - base, p = t & 1;
-      if (t == T - 1 || (t + 1) % kChunk == 0) {  // exact state at the end of this chunk
-        const float* sp_ = (t == T - 1) ? sT + size_t(bh) * N * N
-                                        : ckpt + (size_t(bh) * nck + (t + 1) / kChunk) * N * N;
-#pragma unroll
-        for (int x = 0; x < R; ++x) S[x] = sp_[(R * sl + x) * N + j];
-      }
-      // Row layout: dS += dy rᵀ on row i, its sums dv_i = (dS k)_i and dSb_i = (dS b)_i, then
-      // dS_{t-1} = dS_t diag(w) + (dS_t b) aᵀ.
-      {
-        float rt[R], wt[R], kt[R], at_[R], bt[R];
-        gather_keys(rt, stg.in(st, IR, s), c);
-        gather_keys(wt, stg.f[st][FW][s], c);
-        gather_keys(kt, stg.in(st, IK, s), c);
-        gather_keys(at_, stg.in(st, IA, s), c);
-        gather_keys(bt, stg.in(st, IB, s), c);
-        const float dyi = stg.f[st][FDY][s][row];
-        float pv[4] = {0.f, 0.f, 0.f, 0.f}, psb[4] = {0.f, 0.f, 0.f, 0.f};
-#pragma unroll
-        for (int x = 0; x < R; ++x) {
-          dSr[x] = fmaf(dyi, rt[x], dSr[x]);
-          pv[x & 3] += dSr[x] * kt[x];
-          psb[x & 3] += dSr[x] * bt[x];
-        }
-        const float dvi = row_sum(sum4(pv)), dSbi = row_sum(sum4(psb));
-        if (c == 0) {
-          const size_t o = at(b, t, h, row, T, H);
-          dv[o] = dvi;
-          sdSb[p][row] = dSbi;
-        }
-#pragma unroll
-        for (int x = 0; x < R; ++x) dSr[x] = fmaf(dSbi, at_[x], dSr[x] * wt[x]);
-      }
-      // Column layout: key j's sums over the slice's rows.
-      const float rj = stg.in(st, IR, s)[j], wj = stg.f[st][FW][s][j], kj = stg.in(st, IK, s)[j];
-      const float aj = stg.in(st, IA, s)[j], bj = stg.in(st, IB, s)[j], inv_wj = 1.f / wj;
-      float dyv[R], vv[R], sav[R];
-      gather_rows(dyv, stg.f[st][FDY][s] + R * sl);
-      gather_rows(vv, stg.in(st, IV, s) + R * sl);
-      gather_rows(sav, stg.f[st][FSA][s] + R * sl);
-      float pr = 0.f, pk = 0.f, pb = 0.f, pw = 0.f, pa = 0.f;
-#pragma unroll
-      for (int x = 0; x < R; ++x) {
-        pr += S[x] * dyv[x];                                // dr_j = Σ_i S_t[i][j] dy_i
-        dSc[x] = fmaf(dyv[x], rj, dSc[x]);                  // dS_t += dy rᵀ
-        pk += dSc[x] * vv[x];                               // dk_j = Σ_i dS_t[i][j] v_i
-        pb += dSc[x] * sav[x];                              // db_j = Σ_i dS_t[i][j] sa_i
-        S[x] = (S[x] - vv[x] * kj - sav[x] * bj) * inv_wj;  // backstep to S_{t-1}
-        pw += S[x] * dSc[x];                                // dw_j = Σ_i S_{t-1}[i][j] dS_t[i][j]
-      }
-      __syncthreads();  // sdSb[p] holds every row's dSb
-#pragma unroll
-      for (int x = 0; x < R; ++x) {
-        const float dSb = sdSb[p][R * sl + x];
-        pa += S[x] * dSb;                     // da_j = Σ_i S_{t-1}[i][j] dSb_i
-        dSc[x] = fmaf(dSb, aj, dSc[x] * wj);  // dS_{t-1}, as in the row layout
-      }
-      pr = row_sum(pr), pk = row_sum(pk), pb = row_sum(pb), pw = row_sum(pw), pa = row_sum(pa);
-      const size_t o = at(b, t, h, j, T, H);
-      if (sl == 0) {
-        dr[o] = pr;
-        dw[o] = pw;
-      } else if (sl == 1) {
-        dk[o] = pk;
-      } else if (sl == 2) {
-        da[o] = pa;
-      } else {
-        db[o] = pb;
-      }
-    }
-    __syncthreads();  // stage st is consumed before the next iteration's prefetch reuses it
-  }
+  });
   if (sp == 0)
 #pragma unroll
     for (int x = 0; x < R; ++x) ds0[size_t(bh) * N * N + (R * sl + x) * N + j] = dSc[x];
