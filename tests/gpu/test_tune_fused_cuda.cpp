@@ -15,6 +15,7 @@
 
 #include "gpu_check.h"
 #include "rwkv/model.h"
+#include "random_batch.h"
 #include "tune_batches.h"
 #include "tune_fused.h"
 #include "tune_loss.h"
@@ -137,25 +138,6 @@ void check_ops(int64_t C) {
   }
 }
 
-// Random samples of the given lengths, every token after the first a target.
-struct Batch {
-  std::vector<rwkv::Sample> samples;
-  rwkv::MicroBatch mb;
-  Batch(const std::vector<int>& lengths, int vocab, uint64_t seed, torch::Device dev) {
-    auto g = torch::make_generator<torch::CPUGeneratorImpl>(seed);
-    for (int n : lengths) {
-      rwkv::Sample s;
-      auto t = torch::randint(1, vocab, {n}, g, torch::kInt64);
-      for (int i = 0; i < n; ++i) s.tokens.push_back(int(t[i].item<int64_t>()));
-      s.target.assign(n, 1);
-      s.target[0] = 0;
-      samples.push_back(s);
-    }
-    std::vector<const rwkv::Sample*> ptrs;
-    for (const auto& s : samples) ptrs.push_back(&s);
-    mb = rwkv::make_micro_batch(ptrs, dev);
-  }
-};
 
 struct LossGrads {
   Tensor loss;
@@ -182,7 +164,7 @@ Tensor eager_ce(const rwkv::Model::Impl& m, const rwkv::MicroBatch& mb, const st
 void check_model(const std::string& name, const std::shared_ptr<const rwkv::Model>& cpu,
                  const std::shared_ptr<const rwkv::Model>& gpu, const std::vector<int>& lengths) {
   const auto& d = cpu->dims();
-  const Batch bc(lengths, d.n_vocab, 21, torch::kCPU), bg(lengths, d.n_vocab, 21, torch::kCUDA);
+  const RandomBatch bc(lengths, d.n_vocab, 21, torch::kCPU), bg(lengths, d.n_vocab, 21, torch::kCUDA);
   auto g = torch::make_generator<torch::CPUGeneratorImpl>(5);
   std::vector<Tensor> sc, sg;
   for (int l = 0; l < d.n_layer; ++l) {

@@ -9,6 +9,7 @@
 
 #include "fixtures.h"
 #include "rwkv/model.h"
+#include "random_batch.h"
 #include "tune_batches.h"
 #include "tune_fused.h"
 #include "tune_loss.h"
@@ -16,25 +17,6 @@
 
 namespace {
 
-// Random samples of the given lengths, every token after the first a target.
-struct Batch {
-  std::vector<rwkv::Sample> samples;
-  rwkv::MicroBatch mb;
-  Batch(const std::vector<int>& lengths, int vocab, uint64_t seed) {
-    auto g = torch::make_generator<torch::CPUGeneratorImpl>(seed);
-    for (int n : lengths) {
-      rwkv::Sample s;
-      auto t = torch::randint(1, vocab, {n}, g, torch::kInt64);
-      for (int i = 0; i < n; ++i) s.tokens.push_back(int(t[i].item<int64_t>()));
-      s.target.assign(n, 1);
-      s.target[0] = 0;
-      samples.push_back(s);
-    }
-    std::vector<const rwkv::Sample*> ptrs;
-    for (const auto& s : samples) ptrs.push_back(&s);
-    mb = rwkv::make_micro_batch(ptrs, torch::kCPU);
-  }
-};
 
 std::vector<torch::Tensor> random_s0(const rwkv::ModelDims& d, uint64_t seed) {
   auto g = torch::make_generator<torch::CPUGeneratorImpl>(seed);
@@ -65,7 +47,7 @@ double rel_err(const torch::Tensor& a, const torch::Tensor& ref) {
 }
 
 // Fused (reference ops) against autograd on one model and batch.
-void compare_with_autograd(const rwkv::Model& model, const Batch& b, uint64_t seed) {
+void compare_with_autograd(const rwkv::Model& model, const RandomBatch& b, uint64_t seed) {
   const auto& m = model.impl();
   auto s0 = random_s0(model.dims(), seed);
   const auto ref = run(s0, [&] {
@@ -103,7 +85,7 @@ class TestTuneFused : public QObject {
 
 void TestTuneFused::demoSmallMatchesAutograd() {
   const auto model = rwkv::Model::load((fixtures::sourceDir() + "/resources/models/demo-small.safetensors").toStdString());
-  const Batch b({12, 7, 20}, int(model->dims().n_vocab), 5);
+  const RandomBatch b({12, 7, 20}, int(model->dims().n_vocab), 5);
   compare_with_autograd(*model, b, 11);
 }
 
@@ -114,7 +96,7 @@ void TestTuneFused::longSequencesMatchAutograd() {
   d.head_size = 64;
   d.n_vocab = 300;
   const auto model = rwkv::Model::random(d, 3);
-  const Batch b({150, 70}, int(d.n_vocab), 8);
+  const RandomBatch b({150, 70}, int(d.n_vocab), 8);
   compare_with_autograd(*model, b, 12);
 }
 
