@@ -155,13 +155,13 @@ HeadOut head_ce(const Run& run, const Tensor& x_prev, const Tensor& f_prev, cons
   return out;
 }
 
-Run make_run(const Model::Impl& m, const MicroBatch& mb, Impl impl) {
+Run make_run(const Model::Impl& m, int64_t B, int64_t T, Impl impl) {
   Run run;
   run.m = &m;
   run.impl = impl;
-  run.B = mb.tokens.size(0);
-  run.T = mb.tokens.size(1);
-  run.M = run.B * run.T;
+  run.B = B;
+  run.T = T;
+  run.M = B * T;
   run.C = m.info.dims.n_embd;
   run.dt = m.dtype;
   return run;
@@ -174,6 +174,23 @@ Tensor embed(const Run& run, const Tensor& tokens) {
   return torch::layer_norm(e, {run.C}, m.ln0_w, m.ln0_b, 1e-5);
 }
 
+// Every layer's forward from the embedding. acts (may be null) collects per layer its
+// LayerSaved, or with recompute only its input. Returns the last layer's {x1, f}; vfirst gets
+// layer 0's v.
+std::pair<Tensor, Tensor> run_layers(const Run& run, const Tensor& tokens, at::TensorList s0, Tensor& vfirst,
+                                     std::vector<Tensor>* acts, bool recompute) {
+  Tensor x = embed(run, tokens), f;
+  for (int l = 0; l < run.m->info.dims.n_layer; ++l) {
+    LayerSaved s;
+    const bool save = acts && !recompute;
+    const auto o = layer_forward(run, l, x, f, batch_state(s0[l], run.B), vfirst, save ? &s : nullptr);
+    if (save) s.append_to(*acts);
+    else if (acts) acts->push_back(o.x);
+    x = o.x1, f = o.f;
+  }
+  return {x, f};
+}
+
 struct Spec {
   const Model::Impl* m = nullptr;
   const MicroBatch* mb = nullptr;
@@ -183,16 +200,11 @@ struct Spec {
 
 struct FusedTune : torch::autograd::Function<FusedTune> {
   static variable_list forward(AutogradContext* ctx, const Spec& spec, at::TensorList s0) {
-    const Run run = make_run(*spec.m, *spec.mb, spec.impl);
-    std::vector<Tensor> acts;  // per layer: LayerSaved (or its input alone, with recompute)
-    Tensor x = embed(run, spec.mb->tokens), f, vfirst;
-    for (int l = 0; l < spec.m->info.dims.n_layer; ++l) {
-      LayerSaved s;
-      const auto o = layer_forward(run, l, x, f, batch_state(s0[l], run.B), vfirst, spec.recompute ? nullptr : &s);
-      if (spec.recompute) acts.push_back(o.x);
-      else s.append_to(acts);
-      x = o.x1, f = o.f;
-    }
+    const auto& tokens = spec.mb->tokens;
+    const Run run = make_run(*spec.m, tokens.size(0), tokens.size(1), spec.impl);
+    std::vector<Tensor> acts;
+    Tensor vfirst;
+    const auto [x, f] = run_layers(run, tokens, s0, vfirst, &acts, spec.recompute);
     auto head = head_ce(run, x, f, *spec.mb, /*grad=*/true);
     ctx->saved_data["acts"] = acts;
     ctx->saved_data["rest"] = std::vector<Tensor>{vfirst, head.dx, head.dx_dt};
@@ -205,11 +217,8 @@ struct FusedTune : torch::autograd::Function<FusedTune> {
   // grads[0]: d(result)/d(loss). Returns {nothing for the Spec, dS0 per layer}.
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto shape = ctx->saved_data["shape"].toIntVector();
-    Run run;
-    run.m = reinterpret_cast<const Model::Impl*>(ctx->saved_data["model"].toInt());
-    run.B = shape[0], run.T = shape[1], run.M = run.B * run.T, run.C = run.m->info.dims.n_embd;
-    run.dt = run.m->dtype;
-    run.impl = static_cast<Impl>(shape[3]);
+    const Run run = make_run(*reinterpret_cast<const Model::Impl*>(ctx->saved_data["model"].toInt()), shape[0],
+                             shape[1], static_cast<Impl>(shape[3]));
     const bool recompute = shape[2] != 0;
     auto acts = ctx->saved_data["acts"].toTensorVector();
     auto rest = ctx->saved_data["rest"].toTensorVector();
@@ -247,12 +256,9 @@ torch::Tensor fused_ce_sum(const Model::Impl& m, const MicroBatch& mb, const std
   Spec spec{&m, &mb, recompute, impl};
   if (grad && any) return FusedTune::apply(spec, at::TensorList(s0))[0];
   torch::NoGradGuard ng;
-  const Run run = make_run(m, mb, impl);
-  Tensor x = embed(run, mb.tokens), f, vfirst;
-  for (int l = 0; l < m.info.dims.n_layer; ++l) {
-    const auto o = layer_forward(run, l, x, f, batch_state(s0[l], run.B), vfirst, nullptr);
-    x = o.x1, f = o.f;
-  }
+  const Run run = make_run(m, mb.tokens.size(0), mb.tokens.size(1), impl);
+  Tensor vfirst;
+  const auto [x, f] = run_layers(run, mb.tokens, s0, vfirst, nullptr, false);
   return head_ce(run, x, f, mb, /*grad=*/false).loss;
 }
 
