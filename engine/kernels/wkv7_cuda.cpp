@@ -31,9 +31,9 @@ Tensor workspace(int B, int T, int H, const Tensor& like) {
   return torch::empty({int64_t(cuda::wkv7_workspace_floats(B, T, H))}, like.options().dtype(torch::kFloat32));
 }
 
-// ins = {r, w, k, v, a, b} prepared (contiguous, In / fp32 / In...). ckpt, sa, G undefined = not kept.
+// ins = {r, w, k, v, a, b} prepared (contiguous, In / fp32 / In...). ckpt, sa, G, QG null = not kept.
 void run_forward(const std::vector<Tensor>& in, const Tensor& s0, Tensor& y, Tensor& sT, Tensor* ckpt, Tensor* sa,
-             Tensor* G) {
+                 Tensor* G, Tensor* QG) {
   const int B = in[0].size(0), T = in[0].size(1), H = in[0].size(2);
   auto opt = s0.options();
   y = torch::empty({B, T, H, cuda::kHeadSize}, opt);
@@ -41,12 +41,14 @@ void run_forward(const std::vector<Tensor>& in, const Tensor& s0, Tensor& y, Ten
   if (ckpt) *ckpt = torch::empty({B, H, cuda::n_chunks(T), cuda::kHeadSize, cuda::kHeadSize}, opt);
   if (sa) *sa = torch::empty({B, T, H, cuda::kHeadSize}, opt);
   if (G) *G = torch::empty({B, H, cuda::n_spans(T), cuda::kHeadSize, cuda::kHeadSize}, opt);
+  if (QG) *QG = torch::empty({B, T, H, cuda::kHeadSize}, opt);
   auto work = workspace(B, T, H, s0);
   auto run = [&](auto tag) {
     using In = decltype(tag);
     cuda::wkv7_forward<In>(B, T, H, in_ptr<In>(in[0]), f(in[1]), in_ptr<In>(in[2]), in_ptr<In>(in[3]),
                            in_ptr<In>(in[4]), in_ptr<In>(in[5]), f(s0), f(y), f(sT), ckpt ? f(*ckpt) : nullptr,
-                           sa ? f(*sa) : nullptr, G ? f(*G) : nullptr, f(work), at::cuda::getCurrentCUDAStream());
+                           sa ? f(*sa) : nullptr, G ? f(*G) : nullptr, QG ? f(*QG) : nullptr, f(work),
+                           at::cuda::getCurrentCUDAStream());
   };
   if (in[0].scalar_type() == torch::kBFloat16) run(__nv_bfloat16{});
   else run(float{});
@@ -69,9 +71,9 @@ class Wkv7Cuda : public torch::autograd::Function<Wkv7Cuda> {
     const c10::cuda::CUDAGuard guard(r.device());
     auto in = prepare(r, w, k, v, a, b);
     auto s0_ = s0.to(torch::kFloat32).contiguous();
-    Tensor y, sT, ckpt, sa, G;
-    run_forward(in, s0_, y, sT, &ckpt, &sa, &G);
-    in.insert(in.end(), {sT, ckpt, sa, G});
+    Tensor y, sT, ckpt, sa, G, QG;
+    run_forward(in, s0_, y, sT, &ckpt, &sa, &G, &QG);
+    in.insert(in.end(), {sT, ckpt, sa, G, QG});
     ctx->save_for_backward(in);
     ctx->saved_data["dtypes"] = std::vector<int64_t>{
         int64_t(r.scalar_type()), int64_t(w.scalar_type()), int64_t(k.scalar_type()),
@@ -81,7 +83,7 @@ class Wkv7Cuda : public torch::autograd::Function<Wkv7Cuda> {
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad) {
-    auto s = ctx->get_saved_variables();  // r w k v a b sT ckpt sa G
+    auto s = ctx->get_saved_variables();  // r w k v a b sT ckpt sa G QG
     const c10::cuda::CUDAGuard guard(s[0].device());
     const int B = s[0].size(0), T = s[0].size(1), H = s[0].size(2);
     auto fopt = s[6].options();
@@ -94,7 +96,7 @@ class Wkv7Cuda : public torch::autograd::Function<Wkv7Cuda> {
     auto run = [&](auto tag) {
       using In = decltype(tag);
       cuda::wkv7_backward<In>(B, T, H, in_ptr<In>(s[0]), f(s[1]), in_ptr<In>(s[2]), in_ptr<In>(s[3]),
-                              in_ptr<In>(s[4]), in_ptr<In>(s[5]), f(s[6]), f(s[7]), f(s[8]), f(s[9]), f(dy),
+                              in_ptr<In>(s[4]), in_ptr<In>(s[5]), f(s[6]), f(s[7]), f(s[8]), f(s[9]), f(s[10]), f(dy),
                               dsT.defined() ? f(dsT) : nullptr, f(g[0]), f(g[1]), f(g[2]), f(g[3]), f(g[4]),
                               f(g[5]), f(g[6]), /*ds0_only=*/false, f(work), at::cuda::getCurrentCUDAStream());
     };
@@ -119,7 +121,8 @@ std::vector<torch::Tensor> wkv7_cuda(const torch::Tensor& r, const torch::Tensor
   // Inference: no checkpoints, no saved sa or G, no autograd node.
   const c10::cuda::CUDAGuard guard(r.device());
   Tensor y, sT;
-  run_forward(prepare(r, w, k, v, a, b), s0.to(torch::kFloat32).contiguous(), y, sT, nullptr, nullptr, nullptr);
+  run_forward(prepare(r, w, k, v, a, b), s0.to(torch::kFloat32).contiguous(), y, sT, nullptr, nullptr, nullptr,
+              nullptr);
   return {y, sT};
 }
 

@@ -2,7 +2,8 @@
 //   transition: per span, G = Π_t (diag(w_t) + a_t b_tᵀ) and D = the span's state from S = 0,
 //               by running the recurrence on the 64 rows of I and of 0 at once, and the rows'
 //               dot products that make every forward output linear in the span's start state;
-//   adjoint:    per span, E = dS at its start from dS = 0 at its end (only the span's dy);
+//   adjoint:    per span, E = dS at its start from dS = 0 at its end (only the span's dy), as the
+//               product of its dy with the transition's QG;
 //   chain:      per head, S_{c+1} = S_c G_c + D_c forwards, dS_c = dS_{c+1} G_cᵀ + E_c backwards.
 #include "wkv7_chain.cuh"
 
@@ -89,49 +90,43 @@ __global__ void __launch_bounds__(kThreads, 2) transition(int T, int H, const In
   scatter_keys(D + o, d, c);
 }
 
-// Row layout over span sp_lo + blockIdx.y of head blockIdx.x, t = end-1 .. begin: e = row `row`
-// of dS, from 0: e += dy_t[row] r_t, then e = e diag(w_t) + (e b_t) a_tᵀ. Writes E.
-template <typename In>
-__global__ void __launch_bounds__(kThreads, 3) adjoint(int T, int H, int ns, int sp_lo, const In* __restrict__ r,
-                                                    const float* __restrict__ w, const In* __restrict__ a,
-                                                    const In* __restrict__ bb, const float* __restrict__ dy,
-                                                    float* __restrict__ E) {
-  enum { IR, IA, IB, NIn };
-  enum { FW, FDY, NF };
+// E of span sp_lo + blockIdx.y of head blockIdx.x: dS at the span's start when nothing flows in
+// from its end. The span's outputs are y_t = S_c QG_t + QD_t with S_c its start state, so
+// E = Σ_t dy_t QG_tᵀ over its steps: a 64 x 64 product over <= 64 steps, both operands staged
+// whole in shared memory, a 4 x 4 tile of E per thread (rows 4 ti.., keys 4 tn..).
+__global__ void __launch_bounds__(kThreads) adjoint(int T, int H, int ns, int sp_lo, const float* __restrict__ dy,
+                                                    const float* __restrict__ QG, float* __restrict__ E) {
   const int bh = blockIdx.x, sp = sp_lo + blockIdx.y, b = bh / H, h = bh % H;
-  const int row = threadIdx.x / kLanes, c = threadIdx.x % kLanes;
-  const int t_begin = sp * kSpan, t_end = min(T, t_begin + kSpan);
-  __shared__ Stages<In, NIn, NF> stg;
-  const In* const ins[NIn] = {r, a, bb};
-  const float* const fins[NF] = {w, dy};
-  auto prefetch = [&](int buf, int t0) {
-#pragma unroll
-    for (int i = 0; i < NIn; ++i) stage_copy(stg.raw[buf][i], ins[i], b, h, t0, t_begin, T, H);
-#pragma unroll
-    for (int i = 0; i < NF; ++i) stage_copy(stg.f[buf][i], fins[i], b, h, t0, t_begin, T, H);
-    __pipeline_commit();
-  };
-  float e[R];
-#pragma unroll
-  for (int x = 0; x < R; ++x) e[x] = 0.f;
-  walk_stages<true>(stg, t_begin, t_end, prefetch, [&](int st, int s, int) {
-    float rt[R], wt[R], at_[R], bt[R];
-    gather_keys(rt, stg.in(st, IR, s), c);
-    gather_keys(wt, stg.f[st][FW][s], c);
-    gather_keys(at_, stg.in(st, IA, s), c);
-    gather_keys(bt, stg.in(st, IB, s), c);
-    const float dyi = stg.f[st][FDY][s][row];
-    float pb[4] = {0.f, 0.f, 0.f, 0.f};
-#pragma unroll
-    for (int x = 0; x < R; ++x) {
-      e[x] = fmaf(dyi, rt[x], e[x]);
-      pb[x & 3] += e[x] * bt[x];
+  const int t_begin = sp * kSpan, steps = min(T, t_begin + kSpan) - t_begin;
+  __shared__ __align__(16) float sdy[kSpan][N], sq[kSpan][N];  // [step][value], [step][key]
+  constexpr int kPieces = N / 4;                                // float4 of one step's vector
+  for (int idx = threadIdx.x; idx < kSpan * kPieces; idx += kThreads) {
+    const int s = idx / kPieces, q = 4 * (idx % kPieces);
+    if (s < steps) {
+      const size_t o = at(b, t_begin + s, h, q, T, H);
+      __pipeline_memcpy_async(&sdy[s][q], dy + o, 16);
+      __pipeline_memcpy_async(&sq[s][q], QG + o, 16);
     }
-    const float eb = row_sum(sum4(pb));
+  }
+  __pipeline_commit();
+  __pipeline_wait_prior(0);
+  __syncthreads();
+  const int ti = threadIdx.x / kPieces, tn = threadIdx.x % kPieces;
+  float acc[4][4] = {};
+#pragma unroll 4
+  for (int s = 0; s < steps; ++s) {
+    const float4 d = *reinterpret_cast<const float4*>(&sdy[s][4 * ti]);
+    const float4 q = *reinterpret_cast<const float4*>(&sq[s][4 * tn]);
+    const float dv[4] = {d.x, d.y, d.z, d.w}, qv[4] = {q.x, q.y, q.z, q.w};
 #pragma unroll
-    for (int x = 0; x < R; ++x) e[x] = fmaf(eb, at_[x], e[x] * wt[x]);
-  });
-  scatter_keys(E + (size_t(bh) * ns + sp) * kMat + size_t(row) * N, e, c);
+    for (int e = 0; e < 4; ++e)
+#pragma unroll
+      for (int f = 0; f < 4; ++f) acc[e][f] = fmaf(dv[e], qv[f], acc[e][f]);
+  }
+  float* out = E + (size_t(bh) * ns + sp) * kMat + size_t(4 * ti) * N + 4 * tn;
+#pragma unroll
+  for (int e = 0; e < 4; ++e)
+    *reinterpret_cast<float4*>(out + e * N) = make_float4(acc[e][0], acc[e][1], acc[e][2], acc[e][3]);
 }
 
 // The chain alone, for the backward that needs ds0 only (the fused kernels of wkv7_steps.cu run
@@ -155,14 +150,14 @@ size_t wkv7_workspace_floats(int B, int T, int H) {
 
 template <typename In>
 void wkv7_forward(int B, int T, int H, const In* r, const float* w, const In* k, const In* v, const In* a,
-                  const In* b, const float* s0, float* y, float* sT, float* ckpt, float* sa, float* G, float* work,
-                  cudaStream_t stream) {
+                  const In* b, const float* s0, float* y, float* sT, float* ckpt, float* sa, float* G, float* QGkeep,
+                  float* work, cudaStream_t stream) {
   const int ns = n_spans(T), BH = B * H;
   const size_t blk = size_t(BH) * ns * wkv::kMat, steps = size_t(B) * T * H * wkv::N;
   float* const Gw = G ? G : work;
   float* const D = work + blk;
-  float* const QG = work + 3 * blk;
-  float* const QD = QG + steps;
+  float* const QG = QGkeep ? QGkeep : work + 3 * blk;
+  float* const QD = work + 3 * blk + steps;
   float* const AG = sa ? QD + steps : nullptr;
   float* const AD = sa ? AG + steps : nullptr;
   float* const GS = ckpt ? QD + 3 * steps : nullptr;  // 3 blocks each for GS and DS
@@ -182,15 +177,15 @@ void wkv7_forward(int B, int T, int H, const In* r, const float* w, const In* k,
 
 template <typename In>
 void wkv7_backward(int B, int T, int H, const In* r, const float* w, const In* k, const In* v, const In* a,
-                   const In* b, const float* sT, const float* ckpt, const float* sa, const float* G, const float* dy,
-                   const float* dsT, float* dr, float* dw, float* dk, float* dv, float* da, float* db, float* ds0,
+                   const In* b, const float* sT, const float* ckpt, const float* sa, const float* G, const float* QG,
+                   const float* dy, const float* dsT, float* dr, float* dw, float* dk, float* dv, float* da, float* db, float* ds0,
                    bool ds0_only, float* work, cudaStream_t stream) {
   const int ns = n_spans(T), BH = B * H, lo = ds0_only ? 0 : 1;
   const size_t blk = size_t(BH) * ns * wkv::kMat;
   float* E = work;
   float* dsend = work + blk;  // dS at the end of each span
   if (ns > lo)
-    wkv::adjoint<In><<<dim3(BH, ns - lo), wkv::kThreads, 0, stream>>>(T, H, ns, lo, r, w, a, b, dy, E);
+    wkv::adjoint<<<dim3(BH, ns - lo), wkv::kThreads, 0, stream>>>(T, H, ns, lo, dy, QG, E);
   if (ds0_only) {
     wkv::chain<<<BH, wkv::kThreads, 0, stream>>>(ns, 0, dsT, G, E, dsend, ds0);
     return;
@@ -206,11 +201,11 @@ void wkv7_backward(int B, int T, int H, const In* r, const float* w, const In* k
 #define RWKV_WKV(In)                                                                                              \
   template void wkv7_forward<In>(int, int, int, const In*, const float*, const In*, const In*, const In*,        \
                                  const In*, const float*, float*, float*, float*, float*, float*, float*,        \
-                                 cudaStream_t);                                                                   \
+                                 float*, cudaStream_t);                                                           \
   template void wkv7_backward<In>(int, int, int, const In*, const float*, const In*, const In*, const In*,       \
                                   const In*, const float*, const float*, const float*, const float*,             \
-                                  const float*, const float*, float*, float*, float*, float*, float*, float*,    \
-                                  float*, bool, float*, cudaStream_t);
+                                  const float*, const float*, const float*, float*, float*, float*, float*,      \
+                                  float*, float*, float*, bool, float*, cudaStream_t);
 RWKV_WKV(float)
 RWKV_WKV(__nv_bfloat16)
 #undef RWKV_WKV

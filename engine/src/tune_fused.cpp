@@ -35,16 +35,16 @@ struct LayerSaved {
   tune_ops::WkvIn wi;              // the recurrence's inputs (w fp32, the others dt)
   tune_ops::WkvSaved wkv;
 
-  static constexpr size_t kSize = 22;
+  static constexpr size_t kSize = 23;
   void append_to(std::vector<Tensor>& out) const {
     out.insert(out.end(), {x, x1, r, k, v, wl, al, vl, g, hw, hg, y, u, wi.w, wi.k, wi.v, wi.a, wi.b, wkv.sT,
-                           wkv.ckpt, wkv.sa, wkv.G});
+                           wkv.ckpt, wkv.sa, wkv.G, wkv.QG});
   }
   static LayerSaved take(std::vector<Tensor>& from, size_t at) {  // moves them out of `from`
     LayerSaved s;
     Tensor* dst[kSize] = {&s.x,    &s.x1,   &s.r,    &s.k,    &s.v,      &s.wl,       &s.al,     &s.vl,
                           &s.g,    &s.hw,   &s.hg,   &s.y,    &s.u,      &s.wi.w,     &s.wi.k,   &s.wi.v,
-                          &s.wi.a, &s.wi.b, &s.wkv.sT, &s.wkv.ckpt, &s.wkv.sa, &s.wkv.G};
+                          &s.wi.a, &s.wi.b, &s.wkv.sT, &s.wkv.ckpt, &s.wkv.sa, &s.wkv.G, &s.wkv.QG};
     for (size_t i = 0; i < kSize; ++i) *dst[i] = std::move(from[at + i]);
     return s;
   }

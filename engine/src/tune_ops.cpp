@@ -285,10 +285,11 @@ Tensor wkv_forward(Impl impl, const WkvIn& in, const Tensor& r, const Tensor& s0
     save->ckpt = torch::empty({B, H, cuda::n_chunks(T), kN, kN}, opt);
     save->sa = torch::empty({B, T, H, kN}, opt);
     save->G = torch::empty({B, H, cuda::n_spans(T), kN, kN}, opt);
+    save->QG = torch::empty({B, T, H, kN}, opt);
   }
   cuda::wkv7_forward<bf16>(B, T, H, bp(r), fp(in.w), bp(in.k), bp(in.v), bp(in.a), bp(in.b), fp(s0), fp(y), fp(sT),
                            save ? fp(save->ckpt) : nullptr, save ? fp(save->sa) : nullptr,
-                           save ? fp(save->G) : nullptr, fp(work), stream());
+                           save ? fp(save->G) : nullptr, save ? fp(save->QG) : nullptr, fp(work), stream());
   return y;
 #else
   no_kernels();
@@ -314,8 +315,8 @@ WkvGrads wkv_backward(Impl impl, const WkvIn& in, const Tensor& r, const Tensor&
     for (Tensor* t : {&g.dr, &g.dw, &g.dk, &g.dv, &g.da, &g.db}) *t = torch::empty({B, T, H, kN}, opt);
   auto work = torch::empty({int64_t(cuda::wkv7_workspace_floats(B, T, H))}, opt);
   cuda::wkv7_backward<bf16>(B, T, H, bp(r), fp(in.w), bp(in.k), bp(in.v), bp(in.a), bp(in.b), fp(saved.sT),
-                            fp(saved.ckpt), fp(saved.sa), fp(saved.G), fp(dy), nullptr, fp(g.dr), fp(g.dw), fp(g.dk),
-                            fp(g.dv), fp(g.da), fp(g.db), fp(g.ds0), ds0_only, fp(work), stream());
+                            fp(saved.ckpt), fp(saved.sa), fp(saved.G), fp(saved.QG), fp(dy), nullptr, fp(g.dr),
+                            fp(g.dw), fp(g.dk), fp(g.dv), fp(g.da), fp(g.db), fp(g.ds0), ds0_only, fp(work), stream());
   return g;
 #else
   no_kernels();

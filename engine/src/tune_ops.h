@@ -68,6 +68,7 @@ PostGrads post_backward(Impl impl, const Tensor& dz, const Tensor& y, const Tens
 // needs. Returns y [B,T,H,N] fp32.
 struct WkvSaved {
   Tensor sT, ckpt, sa, G;  // the final state, states every 16 steps, (S_{t-1} a_t) per step, span transitions
+  Tensor QG;               // per step G_{<=t} r_t within its span (CUDA): makes each span's adjoint a product
 };
 Tensor wkv_forward(Impl impl, const WkvIn& in, const Tensor& r, const Tensor& s0, WkvSaved* save);
 struct WkvGrads {
