@@ -105,8 +105,9 @@ struct Stages {
     if constexpr (kWiden) return wide[i][s];
     else return raw[st][i][s];
   }
-  // After the stage's copies completed and a barrier: widen it (bf16 only), then a barrier.
-  __device__ __forceinline__ void widen(int st) {
+  // After the stage's copies completed and a barrier: widen it (bf16 only), then a barrier. The
+  // stage holds steps [t_lo, t_hi] at slots t - base.
+  __device__ __forceinline__ void widen(int st, int /*t_lo*/, int /*t_hi*/, int /*base*/) {
     if constexpr (kWiden) {
       const __nv_bfloat162* src = reinterpret_cast<const __nv_bfloat162*>(&raw[st][0][0][0]);
       float2* dst = reinterpret_cast<float2*>(&wide[0][0][0]);
@@ -118,8 +119,8 @@ struct Stages {
 
 // Walks steps [t_begin, t_end) in stages of P, forwards or (Backward) from t_end-1 down, with the
 // next stage's copies in flight: prefetch(buf, t0) starts the copies of steps [t0, t0+P) into
-// buffer buf and commits them; step(st, s, t) runs step t, held in slot s of buffer st. Every
-// thread of the block calls it.
+// buffer buf and commits them; stg.widen(st, t_lo, t_hi, base) prepares a landed stage; step(st,
+// s, t) runs step t, held in slot s of buffer st. Every thread of the block calls it.
 template <bool Backward, typename Stg, typename Prefetch, typename Step>
 __device__ __forceinline__ void walk_stages(Stg& stg, int t_begin, int t_end, Prefetch&& prefetch, Step&& step) {
   if (Backward) {  // stage i: steps [t_end - (i+1) P, t_end - i P), those >= t_begin
@@ -134,7 +135,7 @@ __device__ __forceinline__ void walk_stages(Stg& stg, int t_begin, int t_end, Pr
         __pipeline_wait_prior(0);
       }
       __syncthreads();  // stage st has landed for every thread
-      stg.widen(st);
+      stg.widen(st, t_lo, t_hi, base);
       for (int t = t_hi; t >= t_lo; --t) step(st, t - base, t);
       __syncthreads();  // stage st is consumed before the next iteration's prefetch reuses it
     }
@@ -149,8 +150,8 @@ __device__ __forceinline__ void walk_stages(Stg& stg, int t_begin, int t_end, Pr
         __pipeline_wait_prior(0);
       }
       __syncthreads();
-      stg.widen(st);
       const int steps = min(P, t_end - t0);
+      stg.widen(st, t0, t0 + steps - 1, t0);
       for (int s = 0; s < steps; ++s) step(st, s, t0 + s);
       __syncthreads();
     }
