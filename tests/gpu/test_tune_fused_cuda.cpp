@@ -61,28 +61,33 @@ rwkv::AttWeights random_att(Rand& rnd, int64_t C, bool layer0) {
   return p;
 }
 
-// C = 256 runs the generic norm_mix kernels, C = 1024 those that hold the row in registers.
+// C = 256 runs the generic norm_mix kernels, C = 1024 those that hold the row in registers (the
+// forward with one row a warp at M = 111 and four at M = 8193, where a warp's rows cross from
+// one sequence into the next).
 void check_ops(int64_t C) {
   Rand rnd;
   const int64_t B = 3, T = 37, M = B * T;
   const auto b16 = torch::kBFloat16;
   // norm_mix with an added residual and six mixes, and with one mix and no residual
-  for (int n_mix : {6, 1}) {
-    const auto x = rnd.n({M, C}, 2) + 0.5, add = n_mix == 6 ? rnd.n({M, C}, 1, b16) : Tensor();
-    const auto w = rnd.u({C}, 0.8, 1.2), b = rnd.u({C}, -0.2, 0.2), mu = rnd.u({n_mix, C}, 0, 1);
-    const auto k = ops::norm_mix(Impl::Kernels, x, add, T, w, b, mu, b16);
-    const auto r = ops::norm_mix(Impl::Reference, x, add, T, w, b, mu, b16);
-    const std::string tag = "C=" + std::to_string(C) + " norm_mix n=" + std::to_string(n_mix);
-    check(tag + " x", k.x, r.x, 1e-6);
-    for (int l = 0; l < n_mix; ++l) check(tag + " mix " + std::to_string(l), k.mixes[l], r.mixes[l], 1e-2);
-    std::vector<Tensor> d;
-    for (int l = 0; l < n_mix; ++l) d.push_back(rnd.n({M, C}, 1, b16));
-    const auto dres = n_mix == 6 ? rnd.n({M, C}, 1) : Tensor();
-    Tensor kd_dt, rd_dt;
-    const auto kd = ops::norm_mix_backward(Impl::Kernels, d, k.x, T, w, mu, dres, &kd_dt);
-    const auto rd = ops::norm_mix_backward(Impl::Reference, d, r.x, T, w, mu, dres, &rd_dt);
-    check(tag + " backward dx", kd, rd, 1e-4);
-    check(tag + " backward dx (bf16 copy)", kd_dt, rd_dt, 1e-2);
+  for (const int64_t T_norm : {T, int64_t(2731)}) {
+    for (int n_mix : {6, 1}) {
+      const int64_t M = B * T_norm, T = T_norm;
+      const auto x = rnd.n({M, C}, 2) + 0.5, add = n_mix == 6 ? rnd.n({M, C}, 1, b16) : Tensor();
+      const auto w = rnd.u({C}, 0.8, 1.2), b = rnd.u({C}, -0.2, 0.2), mu = rnd.u({n_mix, C}, 0, 1);
+      const auto k = ops::norm_mix(Impl::Kernels, x, add, T, w, b, mu, b16);
+      const auto r = ops::norm_mix(Impl::Reference, x, add, T, w, b, mu, b16);
+      const std::string tag = "C=" + std::to_string(C) + " M=" + std::to_string(M) + " norm_mix n=" + std::to_string(n_mix);
+      check(tag + " x", k.x, r.x, 1e-6);
+      for (int l = 0; l < n_mix; ++l) check(tag + " mix " + std::to_string(l), k.mixes[l], r.mixes[l], 1e-2);
+      std::vector<Tensor> d;
+      for (int l = 0; l < n_mix; ++l) d.push_back(rnd.n({M, C}, 1, b16));
+      const auto dres = n_mix == 6 ? rnd.n({M, C}, 1) : Tensor();
+      Tensor kd_dt, rd_dt;
+      const auto kd = ops::norm_mix_backward(Impl::Kernels, d, k.x, T, w, mu, dres, &kd_dt);
+      const auto rd = ops::norm_mix_backward(Impl::Reference, d, r.x, T, w, mu, dres, &rd_dt);
+      check(tag + " backward dx", kd, rd, 1e-4);
+      check(tag + " backward dx (bf16 copy)", kd_dt, rd_dt, 1e-2);
+    }
   }
   // mid and post, in layer 0 (no value residual) and later layers
   for (bool layer0 : {true, false}) {
