@@ -16,8 +16,8 @@ namespace rwkv::cuda {
 // ---- LayerNorm of one vector ---------------------------------------------------------------
 
 // out = LayerNorm(in; ln_w, ln_b) (eps 1e-5), in = x, or emb[*token] when x is null: the
-// embedding norm and ln_out. The LayerNorms inside a layer are computed by the matrix-vector
-// kernel that reads them (MatvecJob::ln_w).
+// embedding norm. The other LayerNorms (inside a layer, and ln_out before the head) are computed
+// by the matrix-vector kernel that reads them (MatvecJob::ln_w).
 struct LayerNormArgs {
   const float* x;              // [C], or null to read the embedding row
   const __nv_bfloat16* emb;    // [V,C] (only when x is null)

@@ -1,7 +1,6 @@
-// LayerNorm of one vector (spec/rwkv7.md 1.1, 1.6), one block: the embedding row (the first
-// value of the residual stream) and ln_out before the head, which is read by thousands of blocks
-// that should not each recompute it. The vector is a few thousand values, so two block
-// reductions are all it costs.
+// LayerNorm of one vector (spec/rwkv7.md 1.1), one block: the embedding row, the first value of
+// the residual stream. The vector is a few thousand values, so two block reductions are all it
+// costs.
 #include "decode_kernels.h"
 #include "decode_common.cuh"
 

@@ -117,8 +117,7 @@ struct DecodeFused::Impl {
   std::vector<torch::Tensor> owned;  // transposed LoRA matrices and scratch vectors
   cuda::LayerNormArgs embed{};       // x = ln0(emb[token])
   std::vector<LayerPlan> layers;
-  cuda::LayerNormArgs out_norm{};    // xn = ln_out(x)
-  cuda::MatvecBatch head;            // logits = head xn
+  cuda::MatvecBatch head;            // logits = head ln_out(x)
 
   float* scratch(int64_t n) {
     owned.push_back(torch::zeros({n}, torch::TensorOptions().dtype(torch::kFloat32).device(device)));
@@ -166,7 +165,6 @@ DecodeFused::DecodeFused(const Model::Impl& m, const RecurrentState& state, cons
   float* gated = g.scratch(C);        // time-mix output before W_o
   float* xn_ffn = g.scratch(C);       // ln2(x), the next token's ffn_shift
   float* hidden = g.scratch(F);
-  float* xn = g.scratch(C);           // ln_out(x)
 
   g.embed = norm(nullptr, f32(m.ln0_w, C, "ln0.weight"), f32(m.ln0_b, C, "ln0.bias"), x, C);
   g.embed.emb = bf16(m.emb, V, C, "emb.weight");
@@ -231,8 +229,8 @@ DecodeFused::DecodeFused(const Model::Impl& m, const RecurrentState& state, cons
     g.layers.push_back(p);
   }
 
-  g.out_norm = norm(x, f32(m.ln_out_w, C, "ln_out.weight"), f32(m.ln_out_b, C, "ln_out.bias"), xn, C);
-  g.head.add(job(bf16(m.head, V, C, "head.weight"), xn, f32(logits, V, "logits"), V, C));
+  g.head.add(normed(job(bf16(m.head, V, C, "head.weight"), x, f32(logits, V, "logits"), V, C),
+                    f32(m.ln_out_w, C, "ln_out.weight"), f32(m.ln_out_b, C, "ln_out.bias")));
 }
 
 DecodeFused::~DecodeFused() = default;
@@ -257,8 +255,7 @@ void DecodeFused::run() {
     check(cuda::matvec_bf16(p.ffn_key, stream, g.pdl), "ln2, token shift and W_key");
     check(cuda::matvec_bf16(p.ffn_value, stream, g.pdl), "W_value");
   }
-  check(cuda::layer_norm(g.out_norm, stream, g.pdl), "ln_out");
-  check(cuda::matvec_bf16(g.head, stream, g.pdl), "the head");
+  check(cuda::matvec_bf16(g.head, stream, g.pdl), "ln_out and the head");
 }
 
 #else
