@@ -3,7 +3,6 @@
 // chain that produces those dS: a span starts as soon as its own dS is published, so the
 // chain's latency hides behind the other spans' work. One block of 256 threads holds the head's
 // whole state (wkv7_common.cuh).
-#include <cstdlib>
 #include <type_traits>
 
 #include "wkv7_chain.cuh"
@@ -20,141 +19,31 @@ __device__ __forceinline__ void gather_rows(float (&x)[R], const float* vec) {
 enum { IR, IK, IA, IB, IV, NIn };  // the In-typed inputs as staged
 enum { FW, FDY, FSA, NF };         // the fp32 inputs as staged
 
-// Backward over span sp of head bh (spec 6.1), t = end-1 .. begin, from dS at the span's end.
-// Per thread:
-//   row layout    dSr[4q+e] = dS[row][4(c + 4q) + e]  -> dv_i, dSb_i = (dS b)_i
-//   column layout S[x] = S_t[16 sl + x][j], dSc[x] = dS[16 sl + x][j]  (key j = tid/4, slice sl = tid%4)
-//                 -> the slice's parts of dr_j, dw_j, dk_j, da_j, db_j, summed over the 4 slices
-//                    (adjacent lanes) by two shuffles
-// dSr and dSc are the same numbers, held twice so that every sum is in-thread plus shuffles. dSb
-// crosses from row to column layout through shared memory (one barrier per step). S_{t-1} is
-// recovered by exact backstepping S_{t-1}[:,j] = (S_t[:,j] - k_j v - b_j sa) / w_j and reloaded
-// from a checkpoint every 16 steps (w >= 0.545, so at most 1.6e4 growth of rounding).
-template <typename In>
-struct BwdShared {
-  Stages<In, NIn, NF> stg;
-  __align__(16) float dSb[2][N];  // (dS_t b)_i, by step parity
-};
-
-template <typename In>
-__device__ __forceinline__ void backward_span(
-    BwdShared<In>& sh, int bh, int sp, int ns, int T, int H, const In* __restrict__ r, const float* __restrict__ w,
-    const In* __restrict__ k, const In* __restrict__ v, const In* __restrict__ a, const In* __restrict__ bb,
-    const float* __restrict__ sT, const float* __restrict__ ckpt, const float* __restrict__ sa_in,
-    const float* __restrict__ dy, const float* __restrict__ dsend, float* __restrict__ dr, float* __restrict__ dw,
-    float* __restrict__ dk, float* __restrict__ dv, float* __restrict__ da, float* __restrict__ db,
-    float* __restrict__ ds0) {
-  const int b = bh / H, h = bh % H;
-  const int row = threadIdx.x / kLanes, c = threadIdx.x % kLanes;  // row layout
-  const int j = threadIdx.x / kLanes, sl = threadIdx.x % kLanes;   // column layout
-  const int t_begin = sp * kSpan, t_end = min(T, t_begin + kSpan), nck = (T + kChunk - 1) / kChunk;
-  auto& stg = sh.stg;
-  auto& sdSb = sh.dSb;
-  const In* const ins[NIn] = {r, k, a, bb, v};
-  const float* const fins[NF] = {w, dy, sa_in};
-  auto prefetch = [&](int buf, int t0) {
-#pragma unroll
-    for (int i = 0; i < NIn; ++i) stage_copy(stg.raw[buf][i], ins[i], b, h, t0, t_begin, T, H);
-#pragma unroll
-    for (int i = 0; i < NF; ++i) stage_copy(stg.f[buf][i], fins[i], b, h, t0, t_begin, T, H);
-    __pipeline_commit();
-  };
-  const float* dse = dsend + (size_t(bh) * ns + sp) * N * N;
-  float dSr[R], S[R], dSc[R];
-  gather_keys_cg(dSr, dse + row * N, c);
-#pragma unroll
-  for (int x = 0; x < R; ++x) dSc[x] = __ldcg(dse + (R * sl + x) * N + j);
-  walk_stages<true>(stg, t_begin, t_end, prefetch, [&](int st, int s, int t) {
-    const int p = t & 1;
-    if (t == T - 1 || (t + 1) % kChunk == 0) {  // exact state at the end of this chunk
-      const float* sp_ = (t == T - 1) ? sT + size_t(bh) * N * N
-                                      : ckpt + (size_t(bh) * nck + (t + 1) / kChunk) * N * N;
-#pragma unroll
-      for (int x = 0; x < R; ++x) S[x] = sp_[(R * sl + x) * N + j];
-    }
-    // Row layout: dS += dy rᵀ on row i, its sums dv_i = (dS k)_i and dSb_i = (dS b)_i, then
-    // dS_{t-1} = dS_t diag(w) + (dS_t b) aᵀ.
-    {
-      float rt[R], wt[R], kt[R], at_[R], bt[R];
-      gather_keys(rt, stg.in(st, IR, s), c);
-      gather_keys(wt, stg.f[st][FW][s], c);
-      gather_keys(kt, stg.in(st, IK, s), c);
-      gather_keys(at_, stg.in(st, IA, s), c);
-      gather_keys(bt, stg.in(st, IB, s), c);
-      const float dyi = stg.f[st][FDY][s][row];
-      float pv[4] = {0.f, 0.f, 0.f, 0.f}, psb[4] = {0.f, 0.f, 0.f, 0.f};
-#pragma unroll
-      for (int x = 0; x < R; ++x) {
-        dSr[x] = fmaf(dyi, rt[x], dSr[x]);
-        pv[x & 3] += dSr[x] * kt[x];
-        psb[x & 3] += dSr[x] * bt[x];
-      }
-      const float dvi = row_sum(sum4(pv)), dSbi = row_sum(sum4(psb));
-      if (c == 0) {
-        const size_t o = at(b, t, h, row, T, H);
-        dv[o] = dvi;
-        sdSb[p][row] = dSbi;
-      }
-#pragma unroll
-      for (int x = 0; x < R; ++x) dSr[x] = fmaf(dSbi, at_[x], dSr[x] * wt[x]);
-    }
-    // Column layout: key j's sums over the slice's rows.
-    const float rj = stg.in(st, IR, s)[j], wj = stg.f[st][FW][s][j], kj = stg.in(st, IK, s)[j];
-    const float aj = stg.in(st, IA, s)[j], bj = stg.in(st, IB, s)[j], inv_wj = 1.f / wj;
-    float dyv[R], vv[R], sav[R];
-    gather_rows(dyv, stg.f[st][FDY][s] + R * sl);
-    gather_rows(vv, stg.in(st, IV, s) + R * sl);
-    gather_rows(sav, stg.f[st][FSA][s] + R * sl);
-    float pr = 0.f, pk = 0.f, pb = 0.f, pw = 0.f, pa = 0.f;
-#pragma unroll
-    for (int x = 0; x < R; ++x) {
-      pr += S[x] * dyv[x];                                // dr_j = Σ_i S_t[i][j] dy_i
-      dSc[x] = fmaf(dyv[x], rj, dSc[x]);                  // dS_t += dy rᵀ
-      pk += dSc[x] * vv[x];                               // dk_j = Σ_i dS_t[i][j] v_i
-      pb += dSc[x] * sav[x];                              // db_j = Σ_i dS_t[i][j] sa_i
-      S[x] = (S[x] - vv[x] * kj - sav[x] * bj) * inv_wj;  // backstep to S_{t-1}
-      pw += S[x] * dSc[x];                                // dw_j = Σ_i S_{t-1}[i][j] dS_t[i][j]
-    }
-    __syncthreads();  // sdSb[p] holds every row's dSb
-#pragma unroll
-    for (int x = 0; x < R; ++x) {
-      const float dSb = sdSb[p][R * sl + x];
-      pa += S[x] * dSb;                     // da_j = Σ_i S_{t-1}[i][j] dSb_i
-      dSc[x] = fmaf(dSb, aj, dSc[x] * wj);  // dS_{t-1}, as in the row layout
-    }
-    pr = row_sum(pr), pk = row_sum(pk), pb = row_sum(pb), pw = row_sum(pw), pa = row_sum(pa);
-    const size_t o = at(b, t, h, j, T, H);
-    if (sl == 0) {
-      dr[o] = pr;
-      dw[o] = pw;
-    } else if (sl == 1) {
-      dk[o] = pk;
-    } else if (sl == 2) {
-      da[o] = pa;
-    } else {
-      db[o] = pb;
-    }
-  });
-  if (sp == 0)
-#pragma unroll
-    for (int x = 0; x < R; ++x) ds0[size_t(bh) * N * N + (R * sl + x) * N + j] = dSc[x];
-}
-
 __device__ __forceinline__ float to_float(float x) { return x; }
 __device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
 
-// The same backward with the decay folded into per-key scales (the default; RWKV_WKV_UNSCALED=1
-// runs the form above). Within each 16-step checkpoint chunk, column j of dS is held as
-// D = dS / σ_j and of S as Q = S σ_j, σ_j the product of w_j over the chunk's steps done so far
-// (1 at the checkpoint). Then a step is, with σ' = σ w the next step's scale,
+// Backward over span sp of head bh (spec 6.1), t = end-1 .. begin, from dS at the span's end.
+// Per thread:
+//   row layout    D[4q+e] ~ dS[row][4(c + 4q) + e]  -> dv_i, dSb_i = (dS b)_i
+//   column layout Q[x] ~ S_t[16 sl + x][j], Dc[x] ~ dS[16 sl + x][j]  (key j = tid/4, slice sl = tid%4)
+//                 -> the slice's parts of dr_j, dw_j, dk_j, da_j, db_j, summed over the 4 slices
+//                    (adjacent lanes) by two shuffles
+// D and Dc are the same numbers, held twice so that every sum is in-thread plus shuffles. dSb
+// crosses from row to column layout through shared memory (one barrier per step). S_{t-1} is
+// recovered by exact backstepping S_{t-1}[:,j] = (S_t[:,j] - k_j v - b_j sa) / w_j and reloaded
+// from a checkpoint every 16 steps (w >= 0.545, so at most 1.6e4 growth of rounding).
+//
+// The decay is folded into per-key scales: within each 16-step checkpoint chunk, column j of dS
+// is held as D = dS / σ_j and of S as Q = S σ_j, σ_j the product of w_j over the chunk's steps
+// done so far (1 at the checkpoint). With σ' = σ w the next step's scale, a step is
 //   row layout    D += dy r̃ᵀ, dv = D k̃, dSb = D b̃, D += dSb ãᵀ
 //   column layout dr = Σ Q dy / σ, dk = σ Σ D v, db = σ Σ D sa, Q -= v k̃ + sa b̃ (the backstep),
 //                 dw = Σ Q D / w, da = Σ Q dSb / σ'
-// with r̃ = r / σ, k̃ = k σ, b̃ = b σ, ã = a / σ': the products with w and 1/w of every element
+// with r̃ = r / σ, k̃ = k σ, b̃ = b σ, ã = a / σ': the products of every element with w and 1/w
 // become per-key coefficients that one pass a stage computes for the whole block. At each
 // checkpoint D is multiplied back by the σ it had (`renorm`) and Q reloaded.
 template <typename In>
-struct ScaledStages {
+struct BwdStages {
   static constexpr bool kWiden = !std::is_same<In, float>::value;
   __align__(16) In raw[2][NIn][P][N];
   __align__(16) float f[2][NF][P][N];
@@ -203,14 +92,14 @@ struct ScaledStages {
 };
 
 template <typename In>
-struct ScaledShared {
-  ScaledStages<In> stg;
+struct BwdShared {
+  BwdStages<In> stg;
   __align__(16) float dSb[2][N];
 };
 
 template <typename In>
-__device__ __forceinline__ void backward_span_scaled(
-    ScaledShared<In>& sh, int bh, int sp, int ns, int T, int H, const In* __restrict__ r, const float* __restrict__ w,
+__device__ __forceinline__ void backward_span(
+    BwdShared<In>& sh, int bh, int sp, int ns, int T, int H, const In* __restrict__ r, const float* __restrict__ w,
     const In* __restrict__ k, const In* __restrict__ v, const In* __restrict__ a, const In* __restrict__ bb,
     const float* __restrict__ sT, const float* __restrict__ ckpt, const float* __restrict__ sa_in,
     const float* __restrict__ dy, const float* __restrict__ dsend, float* __restrict__ dr, float* __restrict__ dw,
@@ -240,7 +129,7 @@ __device__ __forceinline__ void backward_span_scaled(
   for (int x = 0; x < R; ++x) Dc[x] = __ldcg(dse + (R * sl + x) * N + j);
   walk_stages<true>(stg, t_begin, t_end, prefetch, [&](int st, int s, int t) {
     const int p = t & 1;
-    const bool reload = ScaledStages<In>::checkpoint(t, T);
+    const bool reload = BwdStages<In>::checkpoint(t, T);
     if (reload) {  // exact state at the end of this chunk; σ restarts at 1
       const float* sp_ = (t == T - 1) ? sT + size_t(bh) * N * N
                                       : ckpt + (size_t(bh) * nck + (t + 1) / kChunk) * N * N;
@@ -332,10 +221,9 @@ template <typename In>
 union BwdUnion {
   ChainShared chain;
   BwdShared<In> span;
-  ScaledShared<In> scaled;
 };
 
-template <typename In, bool kScaled>
+template <typename In>
 __global__ void __launch_bounds__(kThreads, 2) backward_fused(BwdArgs<In> p, int* sync) {
   __shared__ BwdUnion<In> sh;
   const int ticket = take_ticket(sync), ns = p.ns, BH = p.BH;
@@ -348,20 +236,8 @@ __global__ void __launch_bounds__(kThreads, 2) backward_fused(BwdArgs<In> p, int
   }
   const int t = ticket - BH, sp = ns - 1 - t / BH, bh = t % BH;
   acquire(flags + bh * ns + sp);
-  if constexpr (kScaled)
-    backward_span_scaled<In>(sh.scaled, bh, sp, ns, p.T, p.H, p.r, p.w, p.k, p.v, p.a, p.b, p.sT, p.ckpt, p.sa, p.dy,
-                             p.dsend, p.dr, p.dw, p.dk, p.dv, p.da, p.db, p.ds0);
-  else
-    backward_span<In>(sh.span, bh, sp, ns, p.T, p.H, p.r, p.w, p.k, p.v, p.a, p.b, p.sT, p.ckpt, p.sa, p.dy, p.dsend,
-                      p.dr, p.dw, p.dk, p.dv, p.da, p.db, p.ds0);
-}
-
-bool unscaled() {  // RWKV_WKV_UNSCALED=1 (kept while the two forms are compared on a GPU)
-  static const bool v = [] {
-    const char* e = std::getenv("RWKV_WKV_UNSCALED");
-    return e && e[0] == '1';
-  }();
-  return v;
+  backward_span<In>(sh.span, bh, sp, ns, p.T, p.H, p.r, p.w, p.k, p.v, p.a, p.b, p.sT, p.ckpt, p.sa, p.dy, p.dsend,
+                    p.dr, p.dw, p.dk, p.dv, p.da, p.db, p.ds0);
 }
 
 }  // namespace
@@ -369,8 +245,7 @@ bool unscaled() {  // RWKV_WKV_UNSCALED=1 (kept while the two forms are compared
 template <typename In>
 void launch_backward_fused(const BwdArgs<In>& p, int* sync, cudaStream_t stream) {
   cudaMemsetAsync(sync, 0, sizeof(int) * (1 + size_t(p.BH) * p.ns), stream);
-  if (unscaled()) backward_fused<In, false><<<p.BH + p.BH * p.ns, kThreads, 0, stream>>>(p, sync);
-  else backward_fused<In, true><<<p.BH + p.BH * p.ns, kThreads, 0, stream>>>(p, sync);
+  backward_fused<In><<<p.BH + p.BH * p.ns, kThreads, 0, stream>>>(p, sync);
 }
 
 template void launch_backward_fused<float>(const BwdArgs<float>&, int*, cudaStream_t);
