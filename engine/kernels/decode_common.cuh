@@ -38,6 +38,14 @@ __device__ __forceinline__ void grid_dependency_wait() {
 #endif
 }
 
+// Lets the next kernel in the stream start launching now, before this one has waited for its
+// own predecessor (its blocks still wait in their grid_dependency_wait for this one to finish).
+__device__ __forceinline__ void grid_dependency_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 // kernel<<<grid, block, smem, stream>>>(args...), with pdl: as a programmatic dependent launch.
 template <typename... Params, typename... Args>
 cudaError_t launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, bool pdl,

@@ -4,14 +4,14 @@
 // kWarps * R rows, one warp streaming R rows with 16-byte loads (8 bf16), U loads per row in
 // flight per lane, the next step's loads (in the same row or the next tile) issued before the
 // current ones are used, and rows reduced by shuffles. So a block pays its fixed costs once:
-// its first loads are issued before it waits for the previous kernel, then it stages its input
-// in shared memory as bf16 (with a LayerNorm and token-shift lerp computed by the block itself
-// when the job has one) while they are in flight. Long rows take R = 1, U = 8; rows of at most
-// 256 (the LoRA up-projections, one load per lane) take R = 8, U = 1.
-#include <cuda_pipeline.h>
-
+// its first loads are issued before it waits for the previous kernel (and before it lets the
+// next kernel launch), then it stages its input in shared memory as bf16 (with a LayerNorm and
+// token-shift lerp computed by the block itself when the job has one) while they are in flight.
+// Long rows take R = 1, U = 8; rows of at most 256 (the LoRA up-projections, one load per lane)
+// take R = 8, U = 1. Measured on an H200 (docs/benchmarks.md, session 7) against this form and
+// lost: the weights through a cp.async ring in shared memory with one block an SM (so that the
+// next kernel's block fits beside it), 4 loads a row two steps ahead, and 3-4 blocks an SM.
 #include <cstdint>
-#include <cstdlib>
 
 #include "decode_kernels.h"
 #include "decode_common.cuh"
@@ -160,7 +160,8 @@ __global__ void __launch_bounds__(kThreads, 2) matvec_kernel(const __grid_consta
   walk.at(0, row0, c0);
   load_chunks(w, W, row0, job.rows, chunks, c0);  // weights: written by no kernel
 
-  grid_dependency_wait();  // x, the shift (and y, for AddTo) come from earlier kernels
+  grid_dependency_trigger();  // the next kernel may launch now (it waits for this one to end)
+  grid_dependency_wait();     // x, the shift (and y, for AddTo) come from earlier kernels
   for (int i = int(blockIdx.x) * kThreads + threadIdx.x; i < args.copy_n; i += int(gridDim.x) * kThreads)
     args.copy_dst[i] = args.copy_src[i];
   stage_input(job, reinterpret_cast<__nv_bfloat16*>(xs), scratch, blockIdx.x == 0 ? args.save_norm : nullptr);
@@ -204,89 +205,6 @@ __global__ void __launch_bounds__(kThreads, 2) matvec_kernel(const __grid_consta
   }
 }
 
-// The same walk with the weights streamed through shared memory instead of registers: every
-// lane copies its own chunks of D steps ahead with cp.async into a lane-private ring (no block
-// barrier, no registers held by loads in flight), so a block needs few registers and one block
-// per SM leaves room for the next kernel's block beside it. That block fills its ring before
-// its grid_dependency_wait, i.e. while this kernel still streams: the weights of the next
-// kernel are on their way across the kernel boundary and during the latency-bound kernels
-// (wkv step, LoRA up) between the big products.
-template <int R, int U, int D>
-__global__ void __launch_bounds__(kThreads, 2) matvec_ring_kernel(const __grid_constant__ LaunchArgs args) {
-  extern __shared__ uint4 smem[];  // ring [D][R*U][kThreads], then the input as bf16
-  uint4* ring = smem;
-  uint4* xs = smem + D * R * U * kThreads;
-  __shared__ float scratch[32];
-  int j = 0;
-  while (j + 1 < args.n && int(blockIdx.x) >= args.block_end[j]) ++j;
-  const MatvecJob& job = args.job[j];
-  const int first_block = j ? args.block_end[j - 1] : 0;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int chunks = job.cols / 8, rows_per_tile = kWarps * R;
-  const int tiles = (job.rows + rows_per_tile - 1) / rows_per_tile;
-  const Walk<U> walk{int(blockIdx.x) - first_block, args.block_end[j] - first_block,
-                     (chunks + 32 * U - 1) / (32 * U), rows_per_tile, warp * R, lane};
-  const int steps = walk.local < tiles ? (tiles - walk.local + walk.stride - 1) / walk.stride * walk.iters : 0;
-  const uint4* W = reinterpret_cast<const uint4*>(job.W);
-  // Step k's chunks into ring slot k % D; one commit group per step (empty past the last).
-  auto fetch = [&](int k) {
-    if (k < steps) {
-      int row0, c0;
-      walk.at(k, row0, c0);
-      uint4* slot = ring + (k % D) * R * U * kThreads + threadIdx.x;
-#pragma unroll
-      for (int r = 0; r < R; ++r)
-#pragma unroll
-        for (int u = 0; u < U; ++u) {
-          const int c = c0 + u * 32, row = row0 + r;
-          if (row < job.rows && c < chunks)
-            __pipeline_memcpy_async(slot + (r * U + u) * kThreads, W + size_t(row) * chunks + c, 16);
-        }
-    }
-    __pipeline_commit();
-  };
-#pragma unroll
-  for (int k = 0; k < D - 1; ++k) fetch(k);  // weights: written by no kernel
-
-  grid_dependency_wait();  // x, the shift (and y, for AddTo) come from earlier kernels
-  for (int i = int(blockIdx.x) * kThreads + threadIdx.x; i < args.copy_n; i += int(gridDim.x) * kThreads)
-    args.copy_dst[i] = args.copy_src[i];
-  stage_input(job, reinterpret_cast<__nv_bfloat16*>(xs), scratch, blockIdx.x == 0 ? args.save_norm : nullptr);
-  __syncthreads();
-
-  float acc[R] = {};
-  for (int k = 0; k < steps; ++k) {
-    fetch(k + D - 1);  // into the slot step k-1 used (its values are summed already)
-    __pipeline_wait_prior(D - 1);  // this lane's copies of step k have landed
-    int row0, c0;
-    walk.at(k, row0, c0);
-    const uint4* slot = ring + (k % D) * R * U * kThreads + threadIdx.x;
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int c = c0 + u * 32;
-      if (c >= chunks) break;
-      const uint4 xv = xs[c];
-#pragma unroll
-      for (int r = 0; r < R; ++r) acc[r] = dot8(slot[(r * U + u) * kThreads], xv, acc[r]);
-    }
-    if ((k + 1) % walk.iters == 0) {  // the tile's rows are complete
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-        const float s = warp_sum(acc[r]);
-        acc[r] = 0.f;
-        const int row = row0 + r;
-        if (lane != 0 || row >= job.rows) continue;
-        switch (job.epi) {
-          case Epilogue::AddTo: job.y[row] += s; break;
-          case Epilogue::ReluSquare: job.y[row] = s > 0.f ? s * s : 0.f; break;
-          default: job.y[row] = s;
-        }
-      }
-    }
-  }
-  __pipeline_wait_prior(0);
-}
-
 int sm_count() {
   static const int n = [] {
     int dev = 0, sms = 0;
@@ -297,14 +215,16 @@ int sm_count() {
   return n;
 }
 
-// Block table of one batch: `per_sm` blocks per SM, shared among the jobs in proportion to
-// their tiles, at least one and at most one per tile each.
-LaunchArgs block_table(const MatvecBatch& batch, int rows_per_tile, int per_sm, int& blocks) {
+// Block table and launch of one batch with R rows per warp, U loads per row in flight: two
+// blocks per SM (what __launch_bounds__ asks for), shared among the jobs in proportion to their
+// tiles, at least one and at most one per tile each.
+template <int R, int U>
+cudaError_t launch_batch(const MatvecBatch& batch, int max_cols, cudaStream_t stream, bool pdl) {
   LaunchArgs args{};
   int tiles[kMaxMatvecJobs], total = 0;
-  for (int i = 0; i < batch.n; ++i) total += tiles[i] = (batch.job[i].rows + rows_per_tile - 1) / rows_per_tile;
-  const double per_tile = double(per_sm * sm_count()) / total;
-  blocks = 0;
+  for (int i = 0; i < batch.n; ++i) total += tiles[i] = (batch.job[i].rows + kWarps * R - 1) / (kWarps * R);
+  const double per_tile = double(2 * sm_count()) / total;
+  int blocks = 0;
   for (int i = 0; i < batch.n; ++i) {
     args.job[i] = batch.job[i];
     const int b = int(tiles[i] * per_tile + 0.5);
@@ -316,38 +236,7 @@ LaunchArgs block_table(const MatvecBatch& batch, int rows_per_tile, int per_sm, 
   args.copy_src = batch.copy_src;
   args.copy_dst = batch.copy_dst;
   args.copy_n = batch.copy_src && batch.copy_dst ? batch.copy_n : 0;
-  return args;
-}
-
-// Registers: two blocks per SM (what __launch_bounds__ asks for).
-template <int R, int U>
-cudaError_t launch_regs(const MatvecBatch& batch, int max_cols, cudaStream_t stream, bool pdl) {
-  int blocks = 0;
-  const LaunchArgs args = block_table(batch, kWarps * R, 2, blocks);
   return launch(matvec_kernel<R, U>, blocks, kThreads, size_t(max_cols) * sizeof(__nv_bfloat16), stream, pdl, args);
-}
-
-// Ring: one block per SM, D steps of R*U 16-byte chunks per thread in its ring.
-template <int R, int U, int D>
-cudaError_t launch_ring(const MatvecBatch& batch, int max_cols, cudaStream_t stream, bool pdl) {
-  int blocks = 0;
-  const LaunchArgs args = block_table(batch, kWarps * R, 1, blocks);
-  const size_t smem = size_t(D) * R * U * kThreads * sizeof(uint4) + size_t(max_cols) * sizeof(__nv_bfloat16);
-  static const cudaError_t set = cudaFuncSetAttribute(matvec_ring_kernel<R, U, D>,
-                                                      cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                      int(size_t(D) * R * U * kThreads * sizeof(uint4) +
-                                                          kMaxCols * sizeof(__nv_bfloat16)));
-  if (set != cudaSuccess) return set;
-  return launch(matvec_ring_kernel<R, U, D>, blocks, kThreads, smem, stream, pdl, args);
-}
-
-// RWKV_DECODE_REGS=1: the register-prefetch kernel (kept while the two are compared on a GPU).
-bool use_regs() {
-  static const bool v = [] {
-    const char* e = std::getenv("RWKV_DECODE_REGS");
-    return e && e[0] == '1';
-  }();
-  return v;
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
@@ -371,13 +260,8 @@ cudaError_t matvec_bf16(const MatvecBatch& batch, cudaStream_t stream, bool pdl)
     max_cols = batch.job[i].cols > max_cols ? batch.job[i].cols : max_cols;
   }
   if (batch.save_norm && (!batch.job[0].ln_w || !aligned16(batch.save_norm))) return cudaErrorInvalidValue;
-  if (use_regs())
-    return max_cols <= kShortCols ? launch_regs<8, 1>(batch, max_cols, stream, pdl)
-                                  : launch_regs<1, 8>(batch, max_cols, stream, pdl);
-  // 64 KiB and 80 KiB of ring: two blocks (this kernel's and the next's) fit an SM beside
-  // their inputs up to 8192 columns.
-  return max_cols <= kShortCols ? launch_ring<8, 1, 2>(batch, max_cols, stream, pdl)
-                                : launch_ring<1, 4, 5>(batch, max_cols, stream, pdl);
+  return max_cols <= kShortCols ? launch_batch<8, 1>(batch, max_cols, stream, pdl)
+                                : launch_batch<1, 8>(batch, max_cols, stream, pdl);
 }
 
 }  // namespace rwkv::cuda
