@@ -118,7 +118,7 @@ std::vector<torch::Tensor> wkv7_cuda(const torch::Tensor& r, const torch::Tensor
                           (r.requires_grad() || w.requires_grad() || k.requires_grad() || v.requires_grad() ||
                            a.requires_grad() || b.requires_grad() || s0.requires_grad());
   if (needs_grad) return Wkv7Cuda::apply(r, w, k, v, a, b, s0);
-  // Inference: no checkpoints, no saved sa or G, no autograd node.
+  // Inference: no checkpoints, no saved sa, G or QG, no autograd node.
   const c10::cuda::CUDAGuard guard(r.device());
   Tensor y, sT;
   run_forward(prepare(r, w, k, v, a, b), s0.to(torch::kFloat32).contiguous(), y, sT, nullptr, nullptr, nullptr,

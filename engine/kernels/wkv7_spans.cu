@@ -178,8 +178,8 @@ void wkv7_forward(int B, int T, int H, const In* r, const float* w, const In* k,
 template <typename In>
 void wkv7_backward(int B, int T, int H, const In* r, const float* w, const In* k, const In* v, const In* a,
                    const In* b, const float* sT, const float* ckpt, const float* sa, const float* G, const float* QG,
-                   const float* dy, const float* dsT, float* dr, float* dw, float* dk, float* dv, float* da, float* db, float* ds0,
-                   bool ds0_only, float* work, cudaStream_t stream) {
+                   const float* dy, const float* dsT, float* dr, float* dw, float* dk, float* dv, float* da, float* db,
+                   float* ds0, bool ds0_only, float* work, cudaStream_t stream) {
   const int ns = n_spans(T), BH = B * H, lo = ds0_only ? 0 : 1;
   const size_t blk = size_t(BH) * ns * wkv::kMat;
   float* E = work;

@@ -3,8 +3,6 @@
 // chain that produces those dS: a span starts as soon as its own dS is published, so the
 // chain's latency hides behind the other spans' work. One block of 256 threads holds the head's
 // whole state (wkv7_common.cuh).
-#include <type_traits>
-
 #include "wkv7_chain.cuh"
 
 namespace rwkv::cuda::wkv {
@@ -43,29 +41,27 @@ __device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162f
 // become per-key coefficients that one pass a stage computes for the whole block. At each
 // checkpoint D is multiplied back by the σ it had (`renorm`) and Q reloaded.
 template <typename In>
-struct BwdStages {
-  static constexpr bool kWiden = !std::is_same<In, float>::value;
-  __align__(16) In raw[2][NIn][P][N];
-  __align__(16) float f[2][NF][P][N];
-  __align__(16) float sc[kWiden ? NIn : 1][P][N];  // bf16: r̃, k̃, ã, b̃ and v as float (fp32: in raw)
-  __align__(16) float4 scal[P][N];                  // σ, 1/σ, 1/w, 1/σ' of each step and key
-  __align__(16) float renorm[P][N];                 // at a checkpoint step: the σ of the D coming in
-  float carry[2][N];                                // σ and 1/σ after the last step prepared
+struct BwdStages : Stages<In, NIn, NF> {  // bf16: `wide` holds r̃, k̃, ã, b̃ and v (fp32: `raw`)
+  __align__(16) float4 scal[P][N];   // σ, 1/σ, 1/w, 1/σ' of each step and key
+  __align__(16) float renorm[P][N];  // at a checkpoint step: the σ of the D coming in
+  float carry[2][N];                 // σ and 1/σ after the last step prepared
   int T;
 
   __device__ __forceinline__ static bool checkpoint(int t, int T) { return t == T - 1 || (t + 1) % kChunk == 0; }
-  // Input i of slot s as the step reads it (scaled for r, k, a, b).
-  __device__ __forceinline__ float* in(int st, int i, int s) {
-    if constexpr (kWiden) return sc[i][s];
-    else return raw[st][i][s];
+  // Input i of slot s where the step reads it (Stages::in), to be written: scaled for r, k, a, b.
+  __device__ __forceinline__ float* slot(int st, int i, int s) {
+    if constexpr (Stages<In, NIn, NF>::kWiden) return this->wide[i][s];
+    else return this->raw[st][i][s];
   }
 
   // Steps t_hi .. t_lo (slots t - base) of buffer st, in the order the backward takes them.
   __device__ __forceinline__ void widen(int st, int t_lo, int t_hi, int base) {
+    auto& raw = this->raw[st];
+    auto& f = this->f[st];
     for (int idx = threadIdx.x; idx < P * N; idx += kThreads) {  // 1/w, and v as float
       const int sl = idx / N, j = idx % N;
-      scal[sl][j].z = 1.f / f[st][FW][sl][j];
-      if constexpr (kWiden) sc[IV][sl][j] = to_float(raw[st][IV][sl][j]);
+      scal[sl][j].z = 1.f / f[FW][sl][j];
+      if constexpr (Stages<In, NIn, NF>::kWiden) slot(st, IV, sl)[j] = to_float(raw[IV][sl][j]);
     }
     __syncthreads();
     if (threadIdx.x < N) {  // the scales of key j, one step after the other
@@ -77,11 +73,11 @@ struct BwdStages {
           renorm[sl][j] = sig;
           sig = 1.f, isig = 1.f;
         }
-        const float iwj = scal[sl][j].z, sig1 = sig * f[st][FW][sl][j], isig1 = isig * iwj;
-        in(st, IR, sl)[j] = to_float(raw[st][IR][sl][j]) * isig;
-        in(st, IK, sl)[j] = to_float(raw[st][IK][sl][j]) * sig;
-        in(st, IB, sl)[j] = to_float(raw[st][IB][sl][j]) * sig;
-        in(st, IA, sl)[j] = to_float(raw[st][IA][sl][j]) * isig1;
+        const float iwj = scal[sl][j].z, sig1 = sig * f[FW][sl][j], isig1 = isig * iwj;
+        slot(st, IR, sl)[j] = to_float(raw[IR][sl][j]) * isig;
+        slot(st, IK, sl)[j] = to_float(raw[IK][sl][j]) * sig;
+        slot(st, IB, sl)[j] = to_float(raw[IB][sl][j]) * sig;
+        slot(st, IA, sl)[j] = to_float(raw[IA][sl][j]) * isig1;
         scal[sl][j] = make_float4(sig, isig, iwj, isig1);
         sig = sig1, isig = isig1;
       }
