@@ -5,6 +5,8 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include "decode_kernels.h"
+
 namespace rwkv::cuda {
 
 __device__ __forceinline__ float warp_sum(float v) {
@@ -43,6 +45,25 @@ __device__ __forceinline__ void grid_dependency_wait() {
 __device__ __forceinline__ void grid_dependency_trigger() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// Issues the L2 prefetches of p, piece i (kL2Piece bytes of the ranges laid end to end) by
+// thread i of the grid (and i + the grid's size, ...). Fire and forget: nothing waits for them.
+__device__ __forceinline__ void prefetch_l2(const L2Prefetch& p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  const unsigned threads = gridDim.x * blockDim.x;
+  unsigned i = blockIdx.x * blockDim.x + threadIdx.x, first = 0;  // first piece of range r
+  for (int r = 0; r < p.n; ++r) {
+    const unsigned pieces = (p.bytes[r] + kL2Piece - 1) / kL2Piece;
+    for (; i < first + pieces; i += threads) {
+      const unsigned off = (i - first) * kL2Piece, left = p.bytes[r] - off;
+      const char* src = static_cast<const char*>(p.ptr[r]) + off;
+      asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(src), "r"(left < kL2Piece ? left : kL2Piece)
+                   : "memory");
+    }
+    first += pieces;
+  }
 #endif
 }
 

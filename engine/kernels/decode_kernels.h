@@ -13,6 +13,20 @@
 
 namespace rwkv::cuda {
 
+// ---- weights of later kernels pulled into L2 -----------------------------------------------
+
+// Byte ranges (16-byte aligned, multiples of 16 bytes) that a kernel asks L2 to fetch before it
+// waits for the previous kernel: weights of the kernels after it, so that HBM keeps streaming
+// while kernel boundaries, input staging and the latency-bound small kernels would leave it
+// idle. The grid's threads share the ranges in pieces of kL2Piece bytes.
+constexpr int kMaxL2Ranges = 16;
+constexpr unsigned kL2Piece = 4096;
+struct L2Prefetch {
+  const void* ptr[kMaxL2Ranges];
+  unsigned bytes[kMaxL2Ranges];
+  int n = 0;
+};
+
 // ---- LayerNorm of one vector ---------------------------------------------------------------
 
 // out = LayerNorm(in; ln_w, ln_b) (eps 1e-5), in = x, or emb[*token] when x is null: the
@@ -26,6 +40,7 @@ struct LayerNormArgs {
   const float* ln_b;           // [C]
   float* out;                  // [C]
   int C;
+  L2Prefetch l2;
 };
 cudaError_t layer_norm(const LayerNormArgs& args, cudaStream_t stream, bool pdl);
 
@@ -71,6 +86,7 @@ struct MatvecBatch {
   const float* copy_src = nullptr;
   float* copy_dst = nullptr;
   int copy_n = 0;
+  L2Prefetch l2;
   void add(const MatvecJob& j) {
     if (n < kMaxMatvecJobs) job[n] = j;
     ++n;  // an overfull batch is refused by matvec_bf16
@@ -101,6 +117,7 @@ struct WkvStepArgs {
   float* state;                                // [H,N,N] fp32, updated in place
   float* out;                                  // gated output, input of W_o
   int H;
+  L2Prefetch l2;
 };
 cudaError_t wkv_step(const WkvStepArgs& args, cudaStream_t stream, bool pdl);
 

@@ -11,6 +11,7 @@ constexpr int kThreads = 1024;
 
 __global__ void __launch_bounds__(kThreads) layer_norm_kernel(const __grid_constant__ LayerNormArgs p) {
   __shared__ float scratch[32];
+  prefetch_l2(p.l2);
   grid_dependency_wait();  // x (or the token) comes from before this kernel
   const int C = p.C;
   const __nv_bfloat16* row = p.x ? nullptr : p.emb + size_t(*p.token) * size_t(C);

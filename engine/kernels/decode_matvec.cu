@@ -33,6 +33,7 @@ struct LaunchArgs {
   const float* copy_src;          // the grid copies copy_n floats after the wait
   float* copy_dst;
   int copy_n;
+  L2Prefetch l2;                  // later kernels' weights, fetched into L2 before the wait
 };
 
 // A block's steps: step k reads tile local + (k / iters) * stride (a tile is rows_per_tile rows,
@@ -159,6 +160,7 @@ __global__ void __launch_bounds__(kThreads, 2) matvec_kernel(const __grid_consta
   int row0, c0;
   walk.at(0, row0, c0);
   load_chunks(w, W, row0, job.rows, chunks, c0);  // weights: written by no kernel
+  prefetch_l2(args.l2);
 
   grid_dependency_trigger();  // the next kernel may launch now (it waits for this one to end)
   grid_dependency_wait();     // x, the shift (and y, for AddTo) come from earlier kernels
@@ -236,6 +238,7 @@ cudaError_t launch_batch(const MatvecBatch& batch, int max_cols, cudaStream_t st
   args.copy_src = batch.copy_src;
   args.copy_dst = batch.copy_dst;
   args.copy_n = batch.copy_src && batch.copy_dst ? batch.copy_n : 0;
+  args.l2 = batch.l2;
   return launch(matvec_kernel<R, U>, blocks, kThreads, size_t(max_cols) * sizeof(__nv_bfloat16), stream, pdl, args);
 }
 

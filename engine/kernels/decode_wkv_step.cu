@@ -26,6 +26,7 @@ __global__ void __launch_bounds__(kWarps * 32) wkv_step_kernel(const __grid_cons
   float2 s[kRowsPerWarp];
 #pragma unroll
   for (int q = 0; q < kRowsPerWarp; ++q) s[q] = S[(warp * kRowsPerWarp + q) * (N / 2) + lane];
+  prefetch_l2(p.l2);
   grid_dependency_wait();
 
   float v = 0.f, kk = 0.f, a = 0.f, bonus_part = 0.f;

@@ -3,7 +3,10 @@
 // [out, in]) and into scratch vectors owned here, fixed once so that a CUDA graph can replay them.
 #include "decode_fused.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <vector>
 
 #include "rwkv/error.h"
 
@@ -77,6 +80,57 @@ struct LayerPlan {
   cuda::MatvecBatch ffn_key;     // hidden = relu(W_key lerp(ln2(x), ffn_shift))^2; saves ln2(x)
   cuda::MatvecBatch ffn_value;   // x += W_val hidden; ffn_shift = the saved ln2(x)
 };
+
+// How far ahead of the kernel that runs, in weight bytes, the L2 prefetches reach (decode_kernels.h
+// L2Prefetch). RWKV_DECODE_L2_AHEAD_MB overrides it (0: none) for benchmarking.
+size_t l2_ahead_bytes() {
+  size_t mb = 16;
+  if (const char* e = std::getenv("RWKV_DECODE_L2_AHEAD_MB")) mb = size_t(std::strtoul(e, nullptr, 10));
+  return std::min<size_t>(mb, 1024) << 20;
+}
+
+// One kernel of the token, in launch order: its prefetch list and the weights it reads itself.
+struct Stage {
+  cuda::L2Prefetch* l2;
+  std::vector<std::pair<const void*, size_t>> weights;  // (pointer, bytes)
+};
+
+Stage stage_of(cuda::MatvecBatch& b) {
+  Stage s{&b.l2, {}};
+  for (int i = 0; i < b.n; ++i) s.weights.push_back({b.job[i].W, size_t(b.job[i].rows) * size_t(b.job[i].cols) * 2});
+  return s;
+}
+
+// Lays every stage's weights end to end in launch order and gives stage k the bytes from the end
+// of its own weights to `ahead` bytes past them that no earlier stage asked for, so each weight
+// byte is prefetched once, about `ahead` bytes before a kernel reads it. Offsets stay multiples
+// of 16 because every matrix is (a multiple of 8 bf16 wide).
+void plan_l2(std::vector<Stage>& stages, size_t ahead) {
+  struct Range { const char* p; size_t begin, end; };  // stream bytes [begin, end) are p[0, end - begin)
+  std::vector<Range> stream;
+  std::vector<size_t> stage_end;
+  size_t pos = 0;
+  for (const auto& s : stages) {
+    for (const auto& w : s.weights) stream.push_back({static_cast<const char*>(w.first), pos, pos + w.second}), pos += w.second;
+    stage_end.push_back(pos);
+  }
+  size_t asked = 0;  // stream bytes [0, asked) have been given to a stage
+  for (size_t k = 0; k < stages.size(); ++k) {
+    auto& l2 = *stages[k].l2;
+    l2.n = 0;
+    size_t from = std::max(asked, stage_end[k]);
+    const size_t to = std::min(pos, stage_end[k] + ahead);
+    for (const auto& r : stream) {
+      if (r.end <= from || r.begin >= to) continue;
+      if (l2.n == cuda::kMaxL2Ranges) break;  // the next stage takes the rest
+      const size_t b = std::max(from, r.begin), e = std::min(to, r.end);
+      l2.ptr[l2.n] = r.p + (b - r.begin);
+      l2.bytes[l2.n++] = unsigned(e - b);
+      from = e;
+    }
+    asked = std::max(asked, from);
+  }
+}
 
 }  // namespace
 
@@ -231,6 +285,16 @@ DecodeFused::DecodeFused(const Model::Impl& m, const RecurrentState& state, cons
 
   g.head.add(normed(job(bf16(m.head, V, C, "head.weight"), x, f32(logits, V, "logits"), V, C),
                     f32(m.ln_out_w, C, "ln_out.weight"), f32(m.ln_out_b, C, "ln_out.bias")));
+
+  std::vector<Stage> stages{{&g.embed.l2, {}}};
+  for (auto& p : g.layers) {
+    stages.push_back(stage_of(p.from_mix));
+    stages.push_back(stage_of(p.lora_up));
+    stages.push_back({&p.wkv.l2, {}});
+    for (auto* b : {&p.att_out, &p.ffn_key, &p.ffn_value}) stages.push_back(stage_of(*b));
+  }
+  stages.push_back(stage_of(g.head));
+  plan_l2(stages, l2_ahead_bytes());
 }
 
 DecodeFused::~DecodeFused() = default;
